@@ -1,0 +1,213 @@
+//! The two tables, their keys, indexes and settings (DESIGN.md "Data").
+//!
+//! - Connections: ephemeral, TTL on `expiresAt`. Rows: a connection (`CONN#id` / `META`),
+//!   a group membership (`GROUP#auction#shard` / `CONN#id`) and a per-shard viewer counter
+//!   (`GROUP#auction#shard` / `#COUNT`). The sparse `byUser` index finds a user's connections.
+//! - Auctions: durable, point-in-time recovery. Rows: an auction (`AUCTION#id` / `AUCTION`) and a
+//!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes). The sparse
+//!   `byTenantPhase` index lists a tenant's live or ended auctions by start time.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+/// The partition key of every table and index row.
+pub const PK: &str = "pk";
+/// The sort key of both tables.
+pub const SK: &str = "sk";
+/// The TTL attribute of the connections table (epoch seconds).
+pub const EXPIRES_AT: &str = "expiresAt";
+/// The connections index by user: `USER#tenant#user` on connection rows of signed-in users.
+pub const BY_USER_INDEX: &str = "byUser";
+/// The partition key attribute of [`BY_USER_INDEX`].
+pub const USER_KEY: &str = "userKey";
+/// The auctions index by tenant and phase: `TENANT#tenant#LIVE` or `…#ENDED`.
+pub const BY_TENANT_PHASE_INDEX: &str = "byTenantPhase";
+/// The partition key attribute of [`BY_TENANT_PHASE_INDEX`].
+pub const TENANT_PHASE: &str = "tenantPhase";
+/// The sort key attribute of [`BY_TENANT_PHASE_INDEX`] (epoch milliseconds).
+pub const STARTS_AT_MS: &str = "startsAtMs";
+
+/// A key attribute's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `S`.
+    String,
+    /// `N`.
+    Number,
+}
+
+impl KeyKind {
+    /// CloudFormation's and DynamoDB's letter for it.
+    #[must_use]
+    pub fn letter(self) -> &'static str {
+        match self {
+            Self::String => "S",
+            Self::Number => "N",
+        }
+    }
+}
+
+/// A global secondary index, projecting every attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The index name.
+    pub name: &'static str,
+    /// Its partition key attribute.
+    pub hash_key: &'static str,
+    /// Its sort key attribute, if any.
+    pub range_key: Option<&'static str>,
+}
+
+/// A table's definition: everything but its name, which the stack or the caller chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSpec {
+    /// The CloudFormation logical id in `template.yaml`.
+    pub logical_id: &'static str,
+    /// Partition key attribute.
+    pub hash_key: &'static str,
+    /// Sort key attribute.
+    pub range_key: &'static str,
+    /// Every key attribute of the table and its indexes, with its type.
+    pub attributes: &'static [(&'static str, KeyKind)],
+    /// Global secondary indexes.
+    pub indexes: &'static [IndexSpec],
+    /// The TTL attribute, when rows expire.
+    pub ttl_attribute: Option<&'static str>,
+    /// Whether point-in-time recovery is on.
+    pub point_in_time_recovery: bool,
+}
+
+/// Connections, memberships and viewer counters; everything here expires.
+pub const CONNECTIONS: TableSpec = TableSpec {
+    logical_id: "ConnectionsTable",
+    hash_key: PK,
+    range_key: SK,
+    attributes: &[
+        (PK, KeyKind::String),
+        (SK, KeyKind::String),
+        (USER_KEY, KeyKind::String),
+    ],
+    indexes: &[IndexSpec {
+        name: BY_USER_INDEX,
+        hash_key: USER_KEY,
+        range_key: None,
+    }],
+    ttl_attribute: Some(EXPIRES_AT),
+    point_in_time_recovery: false,
+};
+
+/// Auctions and bids; durable.
+pub const AUCTIONS: TableSpec = TableSpec {
+    logical_id: "AuctionsTable",
+    hash_key: PK,
+    range_key: SK,
+    attributes: &[
+        (PK, KeyKind::String),
+        (SK, KeyKind::String),
+        (TENANT_PHASE, KeyKind::String),
+        (STARTS_AT_MS, KeyKind::Number),
+    ],
+    indexes: &[IndexSpec {
+        name: BY_TENANT_PHASE_INDEX,
+        hash_key: TENANT_PHASE,
+        range_key: Some(STARTS_AT_MS),
+    }],
+    ttl_attribute: None,
+    point_in_time_recovery: true,
+};
+
+/// Why a table could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("could not create table {table}")]
+pub struct CreateTableError {
+    /// The table's name.
+    pub table: String,
+    /// What the service said.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("name and key type are set")
+}
+
+impl TableSpec {
+    /// Creates the table as `name` (on-demand billing, its indexes and TTL) unless it exists.
+    /// Point-in-time recovery is a backup setting the template turns on; engines that only serve
+    /// tests need not have it.
+    ///
+    /// # Errors
+    /// [`CreateTableError`] with the service's error.
+    pub async fn create(&self, client: &Client, name: &str) -> Result<(), CreateTableError> {
+        let fail = |source: Box<dyn std::error::Error + Send + Sync>| CreateTableError {
+            table: name.to_owned(),
+            source,
+        };
+        let mut request = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(self.hash_key, KeyType::Hash))
+            .key_schema(key(self.range_key, KeyType::Range));
+        for (attribute, kind) in self.attributes {
+            let kind = match kind {
+                KeyKind::String => ScalarAttributeType::S,
+                KeyKind::Number => ScalarAttributeType::N,
+            };
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(*attribute)
+                    .attribute_type(kind)
+                    .build()
+                    .expect("name and type are set"),
+            );
+        }
+        for index in self.indexes {
+            let mut gsi = GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.hash_key, KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                );
+            if let Some(range) = index.range_key {
+                gsi = gsi.key_schema(key(range, KeyType::Range));
+            }
+            request = request.global_secondary_indexes(gsi.build().expect("name and keys are set"));
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(fail(Box::new(e))),
+        }
+        if let Some(attribute) = self.ttl_attribute {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(attribute)
+                .enabled(true)
+                .build()
+                .expect("name and flag are set");
+            client
+                .update_time_to_live()
+                .table_name(name)
+                .time_to_live_specification(spec)
+                .send()
+                .await
+                .map_err(|e| fail(Box::new(e)))?;
+        }
+        tracing::debug!(table = name, "created table");
+        Ok(())
+    }
+}

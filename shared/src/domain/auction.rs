@@ -1,0 +1,298 @@
+//! The auction aggregate: its phase at an instant, its snapshot (PROTOCOL.md section 6), the
+//! validation of a new auction (section 5) and the bid decision.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::bid::{BidDecision, RejectReason};
+use super::clock::EpochMillis;
+use super::money::{Amount, Currency, MajorUnits};
+use super::schedule::DutchSchedule;
+
+/// An auction id: a UUID in its canonical lower-case text form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AuctionId(String);
+
+impl AuctionId {
+    /// A fresh random id.
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Parses a client-supplied id; anything but a UUID is refused.
+    ///
+    /// # Errors
+    /// [`InvalidId`] when the text is not a UUID.
+    pub fn parse(text: &str) -> Result<Self, InvalidId> {
+        uuid::Uuid::try_parse(text)
+            .map(|id| Self(id.to_string()))
+            .map_err(|_| InvalidId)
+    }
+
+    /// The id's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AuctionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for AuctionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// An id that is not a UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a UUID")]
+pub struct InvalidId;
+
+/// Where an auction is in its life (the snapshot's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuctionStatus {
+    /// Before `startsAt`.
+    Scheduled,
+    /// Taking bids.
+    Active,
+    /// Over, for the reason in `endReason`.
+    Ended,
+}
+
+/// Why an auction ended (the snapshot's `endReason`, the `AuctionEnded` frame's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReason {
+    /// The last item was sold.
+    SoldOut,
+    /// The floor was held for one interval with items left.
+    FloorReached,
+    /// The seller cancelled it.
+    Cancelled,
+}
+
+impl EndReason {
+    /// The protocol's name for it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SoldOut => "SoldOut",
+            Self::FloorReached => "FloorReached",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+
+    /// Parses the protocol's name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "SoldOut" => Some(Self::SoldOut),
+            "FloorReached" => Some(Self::FloorReached),
+            "Cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A recorded end: why and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// Why it ended.
+    pub reason: EndReason,
+    /// When it ended.
+    pub at: EpochMillis,
+}
+
+/// An auction's phase at an instant, derived from its stored state and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before `startsAt`.
+    Scheduled,
+    /// Taking bids.
+    Active,
+    /// Over.
+    Ended(Ending),
+}
+
+impl Phase {
+    /// The snapshot's `status`.
+    #[must_use]
+    pub fn status(self) -> AuctionStatus {
+        match self {
+            Self::Scheduled => AuctionStatus::Scheduled,
+            Self::Active => AuctionStatus::Active,
+            Self::Ended(_) => AuctionStatus::Ended,
+        }
+    }
+}
+
+/// A Dutch auction of `total_items` identical items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auction {
+    /// Its id.
+    pub id: AuctionId,
+    /// The tenant it belongs to; only that tenant's users see or bid on it.
+    pub tenant_id: String,
+    /// The user (with role `seller`) who created it; only they may cancel it.
+    pub seller_id: String,
+    /// What is sold, 1–200 characters.
+    pub title: String,
+    /// The currency of every price.
+    pub currency: Currency,
+    /// The falling price.
+    pub schedule: DutchSchedule,
+    /// Items offered.
+    pub total_items: u32,
+    /// Items not yet sold; only goes down.
+    pub remaining_items: u32,
+    /// How long a winner's reservation holds.
+    pub reservation_ttl_seconds: u32,
+    /// Set once the end is recorded (sold out, cancelled, or floor reached and finalised).
+    pub ending: Option<Ending>,
+    /// When it was created.
+    pub created_at: EpochMillis,
+}
+
+impl Auction {
+    /// The phase at `now`. A recorded end wins; otherwise time decides, so an auction whose floor
+    /// has passed is `Ended` even before anything has recorded it.
+    #[must_use]
+    pub fn phase_at(&self, now: EpochMillis) -> Phase {
+        if let Some(ending) = self.ending {
+            return Phase::Ended(ending);
+        }
+        if self.remaining_items == 0 {
+            return Phase::Ended(Ending {
+                reason: EndReason::SoldOut,
+                at: now,
+            });
+        }
+        if now < self.schedule.starts_at() {
+            return Phase::Scheduled;
+        }
+        let ends_at = self.schedule.ends_at();
+        if now >= ends_at {
+            return Phase::Ended(Ending {
+                reason: EndReason::FloorReached,
+                at: ends_at,
+            });
+        }
+        Phase::Active
+    }
+
+    /// The price at `now`; once ended, the price at the end.
+    #[must_use]
+    pub fn current_price(&self, now: EpochMillis) -> Amount {
+        match self.phase_at(now) {
+            Phase::Ended(ending) => self.schedule.price_at(ending.at.min(now)),
+            _ => self.schedule.price_at(now),
+        }
+    }
+
+    /// Decides a bid of `bid_price` at `now` (the server's clock). An accepted bid pays the
+    /// current price, never more than it offered.
+    #[must_use]
+    pub fn decide_bid(&self, bid_price: Amount, now: EpochMillis) -> BidDecision {
+        let current_price = self.current_price(now);
+        let reject = |reason| BidDecision::Reject {
+            reason,
+            current_price,
+        };
+        match self.phase_at(now) {
+            Phase::Ended(Ending {
+                reason: EndReason::SoldOut,
+                ..
+            }) => reject(RejectReason::SoldOut),
+            Phase::Scheduled | Phase::Ended(_) => reject(RejectReason::NotActive),
+            Phase::Active if bid_price < current_price => reject(RejectReason::PriceTooLow),
+            Phase::Active => BidDecision::Accept {
+                winning_price: current_price,
+            },
+        }
+    }
+
+    /// The snapshot clients see, with the viewer count read elsewhere.
+    #[must_use]
+    pub fn snapshot(&self, now: EpochMillis, active_viewers: u64) -> AuctionSnapshot {
+        let phase = self.phase_at(now);
+        let major = |amount| self.currency.major(amount);
+        let (next_drop_at, drops_remaining) = match phase {
+            Phase::Ended(_) => (None, 0),
+            _ => (
+                self.schedule.next_drop_at(now),
+                self.schedule.drops_remaining(now),
+            ),
+        };
+        AuctionSnapshot {
+            auction_id: self.id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            title: self.title.clone(),
+            status: phase.status(),
+            end_reason: match phase {
+                Phase::Ended(ending) => Some(ending.reason),
+                _ => None,
+            },
+            currency: self.currency.code(),
+            current_price: major(self.current_price(now)),
+            start_price: major(self.schedule.start_price()),
+            floor_price: major(self.schedule.floor_price()),
+            price_drop: major(self.schedule.price_drop()),
+            drop_interval_seconds: self.schedule.drop_interval_seconds(),
+            starts_at: self.schedule.starts_at(),
+            next_drop_at,
+            drops_remaining,
+            total_items: self.total_items,
+            remaining_items: self.remaining_items,
+            active_viewers,
+            server_time: now,
+        }
+    }
+}
+
+/// The auction snapshot of PROTOCOL.md section 6: HTTP bodies and the `AuctionState` frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionSnapshot {
+    /// The auction.
+    pub auction_id: AuctionId,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Its title.
+    pub title: String,
+    /// Scheduled, Active or Ended.
+    pub status: AuctionStatus,
+    /// Why it ended, or null.
+    pub end_reason: Option<EndReason>,
+    /// ISO 4217 code.
+    pub currency: &'static str,
+    /// The price now.
+    pub current_price: MajorUnits,
+    /// The first price.
+    pub start_price: MajorUnits,
+    /// The lowest price.
+    pub floor_price: MajorUnits,
+    /// One drop.
+    pub price_drop: MajorUnits,
+    /// Seconds between drops.
+    pub drop_interval_seconds: u32,
+    /// When the price starts falling.
+    pub starts_at: EpochMillis,
+    /// When the next drop happens, or null.
+    pub next_drop_at: Option<EpochMillis>,
+    /// Drops left until the floor.
+    pub drops_remaining: i64,
+    /// Items offered.
+    pub total_items: u32,
+    /// Items left.
+    pub remaining_items: u32,
+    /// Connections watching.
+    pub active_viewers: u64,
+    /// The server's clock when the snapshot was taken, for client clock-offset correction.
+    pub server_time: EpochMillis,
+}

@@ -1,0 +1,25 @@
+//! The auction domain: pure code, no I/O, time always passed in.
+
+pub mod auction;
+pub mod bid;
+pub mod clock;
+pub mod connection;
+pub mod create;
+pub mod money;
+pub mod schedule;
+
+#[cfg(test)]
+mod tests;
+
+pub use auction::{
+    Auction, AuctionId, AuctionSnapshot, AuctionStatus, EndReason, Ending, InvalidId, Phase,
+};
+pub use bid::{
+    AcceptedBid, BidDecision, BidId, BidOutcome, BidRequest, PlacedBid, RejectReason, RejectedBid,
+    Reservation,
+};
+pub use clock::EpochMillis;
+pub use connection::{Connection, Member, PUBLIC_TENANT};
+pub use create::{CreateAuctionRequest, FieldError};
+pub use money::{Amount, Currency, MoneyError};
+pub use schedule::DutchSchedule;

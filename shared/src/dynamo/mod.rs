@@ -1,0 +1,51 @@
+//! The DynamoDB adapters of the ports, through `aws-sdk-dynamodb`.
+//!
+//! Item shapes are described in `infra::tables`; the key attribute names come from there, so the
+//! adapters, the table definitions and `template.yaml` cannot disagree.
+
+mod auctions;
+mod connections;
+mod errors;
+mod item;
+
+pub use auctions::DynamoAuctions;
+pub use connections::DynamoConnections;
+pub use errors::classify;
+
+/// The most auctions one `list` call returns.
+pub const MAX_LISTED_AUCTIONS: usize = 500;
+
+/// The most membership shards per auction: the viewer counters of all shards are read in one
+/// `BatchGetItem`, which takes at most 100 keys.
+pub const MAX_MEMBERSHIP_SHARDS: u32 = 100;
+
+/// The shard a connection's membership rows go to: FNV-1a of the connection id, so every writer
+/// and reader agrees without coordination, and a flash crowd spreads evenly over the shards.
+#[must_use]
+pub fn shard_of(connection_id: &str, shards: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in connection_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    u32::try_from(hash % u64::from(shards.max(1))).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_of;
+
+    #[test]
+    fn shards_spread_connections_evenly() {
+        let mut counts = [0_u32; 4];
+        for i in 0..4000 {
+            counts[shard_of(&format!("conn-{i}="), 4) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
+        assert_eq!(shard_of("anything", 1), 0);
+        assert_eq!(
+            shard_of("L0SM9cOFvHcCIhw=", 4),
+            shard_of("L0SM9cOFvHcCIhw=", 4)
+        );
+    }
+}
