@@ -1,6 +1,12 @@
 //! Everything the functions share: the auction domain, the ports (small traits with documented
-//! contracts) and their AWS adapters.
+//! contracts), their AWS adapters, and the handlers each function's `main.rs` wires up.
 
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
 pub mod domain;
 pub mod dynamo;
+pub mod frames;
 pub mod ports;
+pub mod push;
+pub mod ws;

@@ -254,6 +254,19 @@ pub trait ConnectionStore: Send + Sync {
         now: EpochMillis,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// Takes one call from the connection's fixed-window budget: `window` numbers the current
+    /// window, `max_calls` is the budget per window. Returns `false` (and changes nothing) when
+    /// the budget is spent or the connection is gone.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn take_rate_token(
+        &self,
+        connection_id: &str,
+        window: i64,
+        max_calls: u32,
+    ) -> Result<bool, StoreError>;
+
     /// How many connections are in the auction's group.
     ///
     /// # Errors

@@ -498,6 +498,60 @@ impl ConnectionStore for DynamoConnections {
         }
     }
 
+    async fn take_rate_token(
+        &self,
+        connection_id: &str,
+        window: i64,
+        max_calls: u32,
+    ) -> Result<bool, StoreError> {
+        // Same window: count one more while under the budget.
+        let same_window = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(connection_key(connection_id)))
+            .update_expression("ADD rlCount :one")
+            .condition_expression("attribute_exists(#pk) AND rlWindow = :window AND rlCount < :max")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":window", n(window))
+            .expression_attribute_values(":max", n(max_calls))
+            .send()
+            .await;
+        match same_window {
+            Ok(_) => return Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(classify(e, &self.table)),
+        }
+        // A new window: start counting again (only if the stored window is older).
+        let new_window = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(connection_key(connection_id)))
+            .update_expression("SET rlWindow = :window, rlCount = :one")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(rlWindow) OR rlWindow < :window)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":window", n(window))
+            .send()
+            .await;
+        match new_window {
+            Ok(_) => Ok(max_calls >= 1),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
     async fn viewer_count(
         &self,
         auction_id: &AuctionId,

@@ -1,0 +1,19 @@
+//! The `$disconnect` route: removes the connection, its memberships and counts.
+//! Wiring only; the handler is [`shared::ws::disconnect`].
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::bootstrap::init_tracing();
+    let deps = shared::bootstrap::ws_deps_from_env().await?;
+    run(service_fn(
+        |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async {
+            shared::ws::disconnect(&deps, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,233 @@
+//! `auction-local`: the whole stack in one process, for laptops and end-to-end tests.
+//!
+//! An embedded DynamoDB-compatible engine (or an external one), the tables created from
+//! `infra::tables`, a faithful API Gateway WebSocket emulator with the `@connections` API, and
+//! the same handler code the Lambda functions run, reached through the real SDK clients.
+
+pub mod demo;
+pub mod gateway;
+pub mod invoke;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
+use infra::embedded::{EmbeddedDynamo, LOCAL_REGION, local_client};
+use infra::tables::{AUCTIONS, CONNECTIONS};
+use shared::auth::{AuthConfig, TokenVerifier};
+use shared::config::RateLimit;
+use shared::dynamo::{DynamoAuctions, DynamoConnections};
+use shared::push::ApiGatewayPusher;
+use shared::ws::WsDeps;
+use tokio::sync::oneshot;
+
+pub use gateway::Limits;
+
+/// The local tables' names.
+pub const CONNECTIONS_TABLE: &str = "auction-local-connections";
+/// The local tables' names.
+pub const AUCTIONS_TABLE: &str = "auction-local-auctions";
+
+/// How to run the local stack.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Interface to listen on.
+    pub host: String,
+    /// Port (0 picks a free one).
+    pub port: u16,
+    /// An external DynamoDB-compatible endpoint instead of the embedded engine.
+    pub dynamodb_endpoint: Option<String>,
+    /// Persist the embedded engine here instead of in memory.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Create (and keep replacing) the demo auction.
+    pub demo: bool,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Join/Leave rate limit per connection.
+    pub join_rate: RateLimit,
+    /// Membership shards per auction.
+    pub membership_shards: u32,
+    /// The gateway's idle and lifetime limits.
+    pub limits: Limits,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 3000,
+            dynamodb_endpoint: None,
+            data_dir: None,
+            demo: true,
+            auth: shared::config::local_auth(),
+            join_rate: RateLimit::default(),
+            membership_shards: 1,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the stack did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The port could not be bound.
+    #[error("could not listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The embedded engine did not start.
+    #[error(transparent)]
+    Engine(#[from] infra::embedded::EmbeddedError),
+    /// The tables could not be created.
+    #[error(transparent)]
+    Tables(#[from] infra::tables::CreateTableError),
+    /// The data directory could not be created.
+    #[error("could not create the data directory {0}")]
+    DataDir(String, #[source] std::io::Error),
+}
+
+/// A running local stack. Dropping it stops serving.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The handlers' dependencies (tests use the stores directly to arrange and inspect).
+    pub deps: WsDeps,
+    /// The gateway.
+    pub gateway: Arc<gateway::Gateway>,
+    /// Receives each demo auction id as it is created.
+    pub demo_auctions: tokio::sync::mpsc::UnboundedReceiver<shared::domain::AuctionId>,
+    _engine: Option<EmbeddedDynamo>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Running {
+    /// `http://host:port`.
+    #[must_use]
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://host:port/ws`.
+    #[must_use]
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// A Management API client for this gateway (the real SDK).
+    #[must_use]
+    pub fn management_client(&self) -> aws_sdk_apigatewaymanagement::Client {
+        management_client(&self.http_url())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A Management API client for a local endpoint, with dummy credentials.
+#[must_use]
+pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    let config = aws_sdk_apigatewaymanagement::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(LOCAL_REGION))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "auction-local",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(config)
+}
+
+/// Starts the stack and returns once it is serving.
+///
+/// # Errors
+/// [`StartError`] when the port, the engine or the tables cannot be had.
+pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+
+    let (engine, dynamo) = match (&config.dynamodb_endpoint, &config.data_dir) {
+        (Some(endpoint), _) => (None, local_client(endpoint)),
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
+            let path = dir.join("auction-local.sqlite");
+            let engine = EmbeddedDynamo::persistent(&path.to_string_lossy()).await?;
+            let client = engine.client();
+            (Some(engine), client)
+        }
+        (None, None) => {
+            let engine = EmbeddedDynamo::in_memory().await?;
+            let client = engine.client();
+            (Some(engine), client)
+        }
+    };
+    CONNECTIONS.create(&dynamo, CONNECTIONS_TABLE).await?;
+    AUCTIONS.create(&dynamo, AUCTIONS_TABLE).await?;
+
+    let deps = WsDeps {
+        connections: Arc::new(DynamoConnections::new(
+            dynamo.clone(),
+            CONNECTIONS_TABLE,
+            config.membership_shards,
+        )),
+        auctions: Arc::new(DynamoAuctions::new(dynamo, AUCTIONS_TABLE)),
+        pusher: Arc::new(ApiGatewayPusher::new(management_client(&format!(
+            "http://{addr}"
+        )))),
+        join_rate: config.join_rate,
+    };
+    let invoker = Arc::new(invoke::InProcess {
+        deps: deps.clone(),
+        verifier: TokenVerifier::new(config.auth.clone()),
+    });
+    let gateway = gateway::Gateway::new(invoker, config.limits, addr.to_string());
+    let app = gateway::routes(Arc::clone(&gateway));
+
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopped.await;
+        };
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+
+    let (demo_tx, demo_auctions) = tokio::sync::mpsc::unbounded_channel();
+    if config.demo {
+        tokio::spawn(demo::keep_demo_auction(Arc::clone(&deps.auctions), demo_tx));
+    }
+    Ok(Running {
+        addr,
+        deps,
+        gateway,
+        demo_auctions,
+        _engine: engine,
+        shutdown: Some(shutdown),
+    })
+}

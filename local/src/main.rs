@@ -1,0 +1,137 @@
+//! `auction-local`: runs the whole stack in one process (see the crate docs), or prints a
+//! development token.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared::auth::{Identity, LOCAL_DEV_SECRET, sign_dev_token};
+use shared::domain::EpochMillis;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auction-local",
+    version,
+    about = "The Dutch-auction real-time stack on one machine: no AWS account, no Docker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Interface to listen on.
+    #[arg(long, env = "AUCTION_LOCAL_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "AUCTION_LOCAL_PORT", default_value_t = 3000)]
+    port: u16,
+    /// Use this DynamoDB-compatible endpoint instead of the embedded engine.
+    #[arg(
+        long,
+        env = "AUCTION_LOCAL_DYNAMODB_ENDPOINT",
+        conflicts_with = "data_dir"
+    )]
+    dynamodb_endpoint: Option<String>,
+    /// Persist the embedded engine's data in this directory.
+    #[arg(long, env = "AUCTION_LOCAL_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// Do not create the demo auction.
+    #[arg(long, env = "AUCTION_LOCAL_NO_DEMO")]
+    no_demo: bool,
+    /// Membership shards per auction.
+    #[arg(long, env = "AUCTION_LOCAL_MEMBERSHIP_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    membership_shards: u32,
+    /// Close a WebSocket with no traffic after this many seconds (API Gateway: 600).
+    #[arg(
+        long,
+        env = "AUCTION_LOCAL_IDLE_TIMEOUT_SECONDS",
+        default_value_t = 600
+    )]
+    idle_timeout_seconds: u64,
+    /// Close any WebSocket after this many seconds (API Gateway: 7200).
+    #[arg(
+        long,
+        env = "AUCTION_LOCAL_MAX_CONNECTION_SECONDS",
+        default_value_t = 7200
+    )]
+    max_connection_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a signed development JWT for the local secret and exit.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// The tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// A role (repeatable), e.g. `seller`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    if let Some(Command::Token {
+        sub,
+        tenant,
+        roles,
+        ttl,
+    }) = cli.command
+    {
+        let identity = Identity {
+            user_id: Some(sub),
+            tenant_id: tenant,
+            roles,
+        };
+        let token = sign_dev_token(
+            LOCAL_DEV_SECRET.as_bytes(),
+            "tenant",
+            &identity,
+            EpochMillis::now().plus_seconds(ttl),
+        )?;
+        println!("{token}");
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = local::LocalConfig {
+        host: cli.host,
+        port: cli.port,
+        dynamodb_endpoint: cli.dynamodb_endpoint,
+        data_dir: cli.data_dir,
+        demo: !cli.no_demo,
+        membership_shards: cli.membership_shards,
+        limits: local::Limits {
+            idle_timeout: Duration::from_secs(cli.idle_timeout_seconds),
+            max_connection_duration: Duration::from_secs(cli.max_connection_seconds),
+        },
+        ..local::LocalConfig::default()
+    };
+    let mut running = local::start(config).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {}", running.http_url())?;
+    stdout.flush()?;
+    loop {
+        tokio::select! {
+            id = running.demo_auctions.recv() => match id {
+                Some(id) => {
+                    writeln!(stdout, "demo auction {id}")?;
+                    stdout.flush()?;
+                }
+                None => std::future::pending::<()>().await,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(())
+}

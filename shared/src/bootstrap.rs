@@ -1,0 +1,57 @@
+//! Process start-up shared by every function's `main.rs`: tracing, configuration and SDK
+//! clients, each built once per process (never per invocation).
+
+use std::sync::Arc;
+
+use crate::config::{self, ConfigError, StoreConfig};
+use crate::dynamo::{DynamoAuctions, DynamoConnections};
+use crate::push::ApiGatewayPusher;
+use crate::ws::WsDeps;
+
+/// JSON logs to stdout (CloudWatch), filtered by `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
+pub fn init_tracing() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into())
+        .to_lowercase();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_current_span(false)
+        .without_time() // CloudWatch stamps every line
+        .with_target(false)
+        .try_init();
+}
+
+/// The AWS SDK configuration from the environment (region, credentials, and endpoint overrides
+/// such as `AWS_ENDPOINT_URL_DYNAMODB`).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The dependencies of the WebSocket route handlers, from the environment.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or invalid variable.
+pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
+    let stores = StoreConfig::from_env()?;
+    let join_rate = config::join_rate_limit_from_env()?;
+    let endpoint = config::management_endpoint_from_env()?;
+    let sdk = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let management = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    Ok(WsDeps {
+        connections: Arc::new(DynamoConnections::new(
+            dynamo.clone(),
+            stores.connections_table,
+            stores.membership_shards,
+        )),
+        auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
+        pusher: Arc::new(ApiGatewayPusher::new(management)),
+        join_rate,
+    })
+}

@@ -1,0 +1,195 @@
+//! Configuration from the environment, read once per process (never per invocation).
+
+use crate::auth::{AuthConfig, KeySource, LOCAL_DEV_SECRET};
+
+/// Environment keys, as `template.yaml` sets them.
+pub mod keys {
+    /// The connections table's name.
+    pub const CONNECTIONS_TABLE: &str = "CONNECTIONS_TABLE";
+    /// The auctions table's name.
+    pub const AUCTIONS_TABLE: &str = "AUCTIONS_TABLE";
+    /// Membership shards per auction (default 1).
+    pub const MEMBERSHIP_SHARDS: &str = "MEMBERSHIP_SHARDS";
+    /// HS256 secret (local development). Exactly one of this and `JWKS_URL`.
+    pub const JWT_SECRET: &str = "JWT_SECRET";
+    /// JWKS URL for RS256/ES256 tokens (the cloud).
+    pub const JWKS_URL: &str = "JWKS_URL";
+    /// The tenant claim's name (default `tenant`; `custom:tenant_id` for Cognito).
+    pub const JWT_TENANT_CLAIM: &str = "JWT_TENANT_CLAIM";
+    /// Expected issuer, when set.
+    pub const JWT_ISSUER: &str = "JWT_ISSUER";
+    /// Expected audience, when set.
+    pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
+    /// `true` (default) lets clients without a token watch `public` auctions.
+    pub const ANONYMOUS_VIEWING: &str = "ANONYMOUS_VIEWING";
+    /// Join/Leave calls allowed per connection per window (default 10).
+    pub const JOIN_RATE_LIMIT: &str = "JOIN_RATE_LIMIT";
+    /// The window of that limit in seconds (default 10).
+    pub const JOIN_RATE_WINDOW_SECONDS: &str = "JOIN_RATE_WINDOW_SECONDS";
+    /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub const WEBSOCKET_MANAGEMENT_ENDPOINT: &str = "WEBSOCKET_MANAGEMENT_ENDPOINT";
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("environment variable {key} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A per-connection fixed-window rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Calls allowed per window.
+    pub max_calls: u32,
+    /// The window's length.
+    pub window_seconds: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            max_calls: 10,
+            window_seconds: 10,
+        }
+    }
+}
+
+fn var(key: &'static str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn required(key: &'static str) -> Result<String, ConfigError> {
+    var(key).ok_or(ConfigError::Missing(key))
+}
+
+fn parsed<T: std::str::FromStr>(key: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(key) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            key,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The tables and their sharding.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Connections table name.
+    pub connections_table: String,
+    /// Auctions table name.
+    pub auctions_table: String,
+    /// Membership shards per auction.
+    pub membership_shards: u32,
+}
+
+impl StoreConfig {
+    /// Reads the tables from the environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a table name is missing or the shard count is not 1–100.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let membership_shards = parsed(keys::MEMBERSHIP_SHARDS, 1_u32)?;
+        if !(1..=crate::dynamo::MAX_MEMBERSHIP_SHARDS).contains(&membership_shards) {
+            return Err(ConfigError::Invalid {
+                key: keys::MEMBERSHIP_SHARDS,
+                reason: "must be from 1 to 100".into(),
+            });
+        }
+        Ok(Self {
+            connections_table: required(keys::CONNECTIONS_TABLE)?,
+            auctions_table: required(keys::AUCTIONS_TABLE)?,
+            membership_shards,
+        })
+    }
+}
+
+/// Reads token verification settings from the environment.
+///
+/// # Errors
+/// [`ConfigError`] when neither or both of `JWT_SECRET` and `JWKS_URL` are set.
+pub fn auth_from_env() -> Result<AuthConfig, ConfigError> {
+    let keys = match (var(keys::JWT_SECRET), var(keys::JWKS_URL)) {
+        (Some(secret), None) => KeySource::Secret(secret.into_bytes()),
+        (None, Some(url)) => KeySource::Jwks(url),
+        (None, None) => {
+            return Err(ConfigError::Invalid {
+                key: keys::JWKS_URL,
+                reason: format!(
+                    "set {} (cloud) or {} (local)",
+                    keys::JWKS_URL,
+                    keys::JWT_SECRET
+                ),
+            });
+        }
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: keys::JWT_SECRET,
+                reason: format!(
+                    "set only one of {} and {}",
+                    keys::JWKS_URL,
+                    keys::JWT_SECRET
+                ),
+            });
+        }
+    };
+    Ok(AuthConfig {
+        keys,
+        tenant_claim: var(keys::JWT_TENANT_CLAIM).unwrap_or_else(|| "tenant".into()),
+        issuer: var(keys::JWT_ISSUER),
+        audience: var(keys::JWT_AUDIENCE),
+        anonymous_viewing: parsed(keys::ANONYMOUS_VIEWING, true)?,
+    })
+}
+
+/// The local development settings `auction-local` uses.
+#[must_use]
+pub fn local_auth() -> AuthConfig {
+    AuthConfig {
+        keys: KeySource::Secret(LOCAL_DEV_SECRET.as_bytes().to_vec()),
+        tenant_claim: "tenant".into(),
+        issuer: None,
+        audience: None,
+        anonymous_viewing: true,
+    }
+}
+
+/// Reads the Join/Leave rate limit from the environment.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a value that is not a positive number.
+pub fn join_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
+    let defaults = RateLimit::default();
+    let limit = RateLimit {
+        max_calls: parsed(keys::JOIN_RATE_LIMIT, defaults.max_calls)?,
+        window_seconds: parsed(keys::JOIN_RATE_WINDOW_SECONDS, defaults.window_seconds)?,
+    };
+    if limit.max_calls == 0 || limit.window_seconds == 0 {
+        return Err(ConfigError::Invalid {
+            key: keys::JOIN_RATE_LIMIT,
+            reason: "limit and window must be positive".into(),
+        });
+    }
+    Ok(limit)
+}
+
+/// Reads the management endpoint.
+///
+/// # Errors
+/// [`ConfigError::Missing`].
+pub fn management_endpoint_from_env() -> Result<String, ConfigError> {
+    required(keys::WEBSOCKET_MANAGEMENT_ENDPOINT)
+}
