@@ -1,1 +1,193 @@
-//! x
+//! Helpers for the end-to-end suites: `auction-local` started in the test process on a free port,
+//! real WebSocket clients, tokens, and auctions arranged through the real store.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // test helpers fail the test by panicking
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use shared::auth::{Identity, LOCAL_DEV_SECRET, sign_dev_token};
+use shared::domain::{Auction, CreateAuctionRequest, EpochMillis};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub use local::{LocalConfig, Running};
+
+/// How long a test waits for a frame it expects.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts `auction-local` on a free port with no demo auction.
+pub async fn start() -> Running {
+    start_with(LocalConfig::default()).await
+}
+
+/// Starts `auction-local` on a free port with no demo auction and `config`'s other settings.
+pub async fn start_with(config: LocalConfig) -> Running {
+    local::start(LocalConfig {
+        port: 0,
+        demo: false,
+        ..config
+    })
+    .await
+    .expect("auction-local starts")
+}
+
+/// A development token for `user` of `tenant`.
+pub fn token(user: &str, tenant: &str, roles: &[&str]) -> String {
+    token_expiring(user, tenant, roles, EpochMillis::now().plus_seconds(3600))
+}
+
+/// A development token that expires at `expires_at`.
+pub fn token_expiring(user: &str, tenant: &str, roles: &[&str], expires_at: EpochMillis) -> String {
+    let identity = Identity {
+        user_id: Some(user.to_owned()),
+        tenant_id: tenant.to_owned(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    sign_dev_token(LOCAL_DEV_SECRET.as_bytes(), "tenant", &identity, expires_at).unwrap()
+}
+
+/// Creates an auction of `tenant` through the store: EUR 100 → 20 by 1 every second, starting now.
+pub async fn create_auction(stack: &Running, tenant: &str, items: u32) -> Auction {
+    let auction = serde_json::from_value::<CreateAuctionRequest>(json!({
+        "title": "Tulips", "currency": "EUR", "startPrice": 100, "floorPrice": 20,
+        "priceDrop": 1, "dropIntervalSeconds": 1, "totalItems": items
+    }))
+    .unwrap()
+    .validate(tenant, "seller-1", EpochMillis::now())
+    .unwrap();
+    stack.deps.auctions.create(&auction).await.unwrap();
+    auction
+}
+
+/// A WebSocket client.
+pub struct Client {
+    /// The socket.
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// Why a handshake failed: the HTTP status.
+pub async fn handshake_status(stack: &Running, query: &str) -> Option<u16> {
+    match tokio_tungstenite::connect_async(format!("{}{query}", stack.ws_url())).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Some(response.status().as_u16())
+        }
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}
+
+impl Client {
+    /// Connects with `?token=` (or anonymously with `None`).
+    pub async fn connect(stack: &Running, token: Option<&str>) -> Self {
+        let url = match token {
+            Some(token) => format!("{}?token={token}", stack.ws_url()),
+            None => stack.ws_url(),
+        };
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("handshake succeeds");
+        Self { socket }
+    }
+
+    /// Connects with an `Authorization: Bearer` header.
+    pub async fn connect_with_header(stack: &Running, token: &str) -> Self {
+        let mut request = stack.ws_url().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("handshake succeeds");
+        Self { socket }
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.socket
+            .send(Message::Text(text.into().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    /// Sends `JoinAuction`.
+    pub async fn join(&mut self, auction_id: &str) {
+        self.send(json!({"action": "JoinAuction", "auctionId": auction_id}))
+            .await;
+    }
+
+    /// The next text frame as JSON, skipping pings.
+    pub async fn next_frame(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the socket is open")
+                .expect("the frame is valid");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("frames are JSON");
+                }
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others (e.g. broadcasts).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_frame().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Joins and returns the `AuctionState` frame's data.
+    pub async fn join_and_state(&mut self, auction_id: &str) -> Value {
+        self.join(auction_id).await;
+        let frame = self.next_frame().await;
+        assert_eq!(frame["type"], "AuctionState", "{frame}");
+        frame["data"].clone()
+    }
+
+    /// Waits for the server to close the socket and returns the close frame.
+    pub async fn closed(&mut self) -> Option<CloseFrame> {
+        loop {
+            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+                .await
+                .expect("the server closes in time");
+            match message {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
+
+/// Waits until `check` holds, polling for up to five seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

@@ -1,0 +1,94 @@
+//! The handlers accept the real event JSON API Gateway sends (the fixtures of
+//! `aws_lambda_events`, copied into `tests/events/`).
+
+#![allow(clippy::unwrap_used)]
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
+};
+use shared::domain::EpochMillis;
+
+fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_message_and_disconnect_fixtures_are_handled() {
+    let stack = tests::start().await;
+    let deps = &stack.deps;
+    let connect: ApiGatewayWebsocketProxyRequest = fixture("example-apigw-websocket-request.json");
+    let id = connect.request_context.connection_id.clone().unwrap();
+    let connected_at = EpochMillis(connect.request_context.connected_at);
+    let response = shared::ws::connect(deps, connect).await.unwrap();
+    assert_eq!(response.status_code, 200);
+    // The fixture connected in 2019: its row expired long ago, but existed right after it connected.
+    assert_eq!(
+        deps.connections.get(&id, EpochMillis::now()).await.unwrap(),
+        None
+    );
+    let stored = deps
+        .connections
+        .get(&id, connected_at.plus_seconds(1))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        stored.tenant_id, "public",
+        "no authorizer context: an anonymous viewer"
+    );
+
+    // The same event as a message to $default: its body `{"a": 1}` has no action.
+    let message: ApiGatewayWebsocketProxyRequest = fixture("example-apigw-websocket-request.json");
+    let response = shared::ws::default_route(deps, message).await.unwrap();
+    assert_eq!(response.status_code, 400);
+
+    let without_method: ApiGatewayWebsocketProxyRequest =
+        fixture("example-apigw-websocket-request-without-method.json");
+    assert_eq!(
+        shared::ws::connect(deps, without_method)
+            .await
+            .unwrap()
+            .status_code,
+        200
+    );
+
+    let disconnect: ApiGatewayWebsocketProxyRequest =
+        fixture("example-apigw-websocket-request-disconnect-route.json");
+    assert_eq!(
+        shared::ws::disconnect(deps, disconnect.clone())
+            .await
+            .unwrap()
+            .status_code,
+        200
+    );
+    assert_eq!(
+        shared::ws::disconnect(deps, disconnect)
+            .await
+            .unwrap()
+            .status_code,
+        200,
+        "idempotent"
+    );
+}
+
+#[tokio::test]
+async fn the_authorizer_fixture_is_refused_without_a_valid_token() {
+    let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
+        fixture("example-apigw-v2-custom-authorizer-websocket-request.json");
+    let mut config = shared::config::local_auth();
+    config.anonymous_viewing = false;
+    let verifier = shared::auth::TokenVerifier::new(config);
+    let result = shared::ws::authorize(&verifier, event.clone()).await;
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "Unauthorized",
+        "API Gateway's 401"
+    );
+
+    let anonymous = shared::auth::TokenVerifier::new(shared::config::local_auth());
+    let allowed = shared::ws::authorize(&anonymous, event).await.unwrap();
+    let policy = serde_json::to_value(&allowed.policy_document).unwrap();
+    assert_eq!(policy["Statement"][0]["Effect"], "Allow");
+    assert_eq!(allowed.context["tenantId"], "public");
+}

@@ -1,0 +1,460 @@
+//! The real-time core end to end: `auction-local` on a free port, real WebSocket clients, the
+//! real Management API client (PROTOCOL.md sections 2–4 and 7).
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use futures::SinkExt;
+use serde_json::json;
+use shared::domain::{AuctionId, EpochMillis};
+use tests::{
+    Client, LocalConfig, create_auction, eventually, handshake_status, start, start_with, token,
+    token_expiring,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn viewers(stack: &tests::Running, auction: &AuctionId) -> u64 {
+    stack
+        .deps
+        .connections
+        .viewer_count(auction, EpochMillis::now())
+        .await
+        .unwrap()
+}
+
+async fn connection_ids_of(stack: &tests::Running, tenant: &str, user: &str) -> Vec<String> {
+    stack
+        .deps
+        .connections
+        .connections_of_user(tenant, user, EpochMillis::now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_sends_the_snapshot_and_counts_each_connection_once() {
+    let stack = start().await;
+    let auction = create_auction(&stack, "acme", 5).await;
+    let id = auction.id.to_string();
+    let mut alice = Client::connect(&stack, Some(&token("alice", "acme", &[]))).await;
+    let state = alice.join_and_state(&id).await;
+    for field in [
+        "auctionId",
+        "tenantId",
+        "title",
+        "status",
+        "endReason",
+        "currency",
+        "currentPrice",
+        "startPrice",
+        "floorPrice",
+        "priceDrop",
+        "dropIntervalSeconds",
+        "startsAt",
+        "nextDropAt",
+        "dropsRemaining",
+        "totalItems",
+        "remainingItems",
+        "activeViewers",
+        "serverTime",
+    ] {
+        assert!(
+            state.get(field).is_some(),
+            "AuctionState lacks {field}: {state}"
+        );
+    }
+    assert_eq!(state["auctionId"], id);
+    assert_eq!(state["status"], "Active");
+    assert_eq!(state["currency"], "EUR");
+    assert_eq!(state["remainingItems"], 5);
+    assert_eq!(state["activeViewers"], 1);
+
+    let mut bob = Client::connect_with_header(&stack, &token("bob", "acme", &[])).await;
+    assert_eq!(bob.join_and_state(&id).await["activeViewers"], 2);
+    // A second join by the same connection does not count twice.
+    assert_eq!(bob.join_and_state(&id).await["activeViewers"], 2);
+    assert_eq!(viewers(&stack, &auction.id).await, 2);
+
+    bob.send(json!({"action": "LeaveAuction", "auctionId": id}))
+        .await;
+    eventually("leave uncounts", || async {
+        viewers(&stack, &auction.id).await == 1
+    })
+    .await;
+    alice.socket.close(None).await.unwrap();
+    eventually("disconnect uncounts", || async {
+        viewers(&stack, &auction.id).await == 0
+    })
+    .await;
+    eventually("the connection is gone", || async {
+        connection_ids_of(&stack, "acme", "alice").await.is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_kept_apart_and_bad_tokens_fail_the_handshake() {
+    let stack = start().await;
+    let acme = create_auction(&stack, "acme", 1).await;
+    let public = create_auction(&stack, "public", 1).await;
+
+    let mut mallory = Client::connect(&stack, Some(&token("mallory", "evil", &[]))).await;
+    mallory.join(acme.id.as_str()).await;
+    let error = mallory.next_frame().await;
+    assert_eq!(error["type"], "Error");
+    assert_eq!(error["data"]["code"], "Unauthorized");
+    assert_eq!(error["data"]["action"], "JoinAuction");
+    assert_eq!(error["data"]["auctionId"], acme.id.to_string());
+    assert_eq!(viewers(&stack, &acme.id).await, 0, "not joined");
+
+    let expired = token_expiring("alice", "acme", &[], EpochMillis::now().plus_seconds(-120));
+    assert_eq!(
+        handshake_status(&stack, &format!("?token={expired}")).await,
+        Some(401)
+    );
+    assert_eq!(
+        handshake_status(&stack, "?token=forged.token.value").await,
+        Some(401)
+    );
+    let wrong_secret = shared::auth::sign_dev_token(
+        b"not-the-local-secret",
+        "tenant",
+        &shared::auth::Identity {
+            user_id: Some("alice".into()),
+            tenant_id: "acme".into(),
+            roles: vec![],
+        },
+        EpochMillis::now().plus_seconds(60),
+    )
+    .unwrap();
+    assert_eq!(
+        handshake_status(&stack, &format!("?token={wrong_secret}")).await,
+        Some(401)
+    );
+
+    // Anonymous viewers belong to `public`.
+    let mut anonymous = Client::connect(&stack, None).await;
+    assert_eq!(
+        anonymous.join_and_state(public.id.as_str()).await["activeViewers"],
+        1
+    );
+    anonymous.join(acme.id.as_str()).await;
+    assert_eq!(anonymous.next_frame().await["data"]["code"], "Unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_viewing_can_be_turned_off() {
+    let mut config = LocalConfig::default();
+    config.auth.anonymous_viewing = false;
+    let stack = start_with(config).await;
+    assert_eq!(handshake_status(&stack, "").await, Some(401));
+    Client::connect(&stack, Some(&token("alice", "public", &[]))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_the_right_error_and_the_connection_stays_open() {
+    let stack = start().await;
+    let auction = create_auction(&stack, "public", 1).await;
+    let mut client = Client::connect(&stack, None).await;
+    let cases = [
+        ("not json", "$default", "BadRequest"),
+        ("[1,2]", "$default", "BadRequest"),
+        (r#"{"auctionId": "x"}"#, "$default", "BadRequest"),
+        (r#"{"action": "Dance"}"#, "Dance", "UnknownAction"),
+        (r#"{"action": "JoinAuction"}"#, "JoinAuction", "BadRequest"),
+        (
+            r#"{"action": "JoinAuction", "auctionId": "not-a-uuid"}"#,
+            "JoinAuction",
+            "BadRequest",
+        ),
+        (
+            r#"{"action": "JoinAuction", "auctionId": 42}"#,
+            "JoinAuction",
+            "BadRequest",
+        ),
+        (
+            r#"{"action": "LeaveAuction", "auctionId": "nope"}"#,
+            "LeaveAuction",
+            "BadRequest",
+        ),
+    ];
+    for (frame, action, code) in cases {
+        client.send_text(frame).await;
+        let error = client.next_frame().await;
+        assert_eq!(error["type"], "Error", "{frame}");
+        assert_eq!(error["data"]["code"], code, "{frame}");
+        assert_eq!(error["data"]["action"], action, "{frame}");
+        assert!(error["sentAt"].as_i64().is_some());
+    }
+    let unknown = AuctionId::generate();
+    client.join(unknown.as_str()).await;
+    let error = client.next_frame().await;
+    assert_eq!(error["data"]["code"], "NotFound");
+    assert_eq!(error["data"]["auctionId"], unknown.to_string());
+
+    client.send(json!({"action": "Ping"})).await;
+    let pong = client.next_frame().await;
+    assert_eq!(pong["type"], "Pong");
+    assert_eq!(pong["data"], json!({}));
+    // Still the same, working connection.
+    assert_eq!(
+        client.join_and_state(auction.id.as_str()).await["activeViewers"],
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
+    // The default budget (10 calls) in a window of a day, so the test never straddles two windows.
+    let mut config = LocalConfig::default();
+    config.join_rate.window_seconds = 86_400;
+    let stack = start_with(config).await;
+    let auction = create_auction(&stack, "public", 1).await;
+    let mut client = Client::connect(&stack, None).await;
+    let mut limited = 0;
+    for i in 0..12 {
+        if i % 2 == 0 {
+            client.join(auction.id.as_str()).await;
+        } else {
+            client
+                .send(json!({"action": "LeaveAuction", "auctionId": auction.id.to_string()}))
+                .await;
+        }
+        if i % 2 == 0 {
+            let frame = client.next_frame().await;
+            if frame["type"] == "Error" {
+                assert_eq!(frame["data"]["code"], "RateLimited");
+                limited += 1;
+            }
+        }
+    }
+    // Twelve calls in one window (10 per window): the 11th (a join) is refused; the 12th (a leave)
+    // is refused silently except for its Error frame.
+    let leave_error = client.next_frame().await;
+    assert_eq!(leave_error["data"]["code"], "RateLimited");
+    assert_eq!(leave_error["data"]["action"], "LeaveAuction");
+    assert!(limited >= 1);
+    // The last accepted call was a leave (the 10th), and nothing after it changed state.
+    assert_eq!(viewers(&stack, &auction.id).await, 0);
+    // Another connection has its own budget.
+    let mut other = Client::connect(&stack, None).await;
+    assert_eq!(
+        other.join_and_state(auction.id.as_str()).await["activeViewers"],
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_binary_frames_close_the_connection() {
+    let stack = start().await;
+    let mut big = Client::connect(&stack, None).await;
+    big.send_text("x".repeat(33 * 1024)).await;
+    let frame = big.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+
+    let mut binary = Client::connect(&stack, None).await;
+    binary
+        .socket
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    let frame = binary.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1003);
+
+    // A frame just under the limit is fine (it is simply not a valid action).
+    let mut fine = Client::connect(&stack, None).await;
+    fine.send_text(format!(
+        "{{\"action\":\"Ping\",\"pad\":\"{}\"}}",
+        "x".repeat(31 * 1024)
+    ))
+    .await;
+    assert_eq!(fine.next_frame().await["type"], "Pong");
+    eventually("closed connections are unregistered", || async {
+        stack.gateway.connection_count() == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_vanishes_without_a_close_frame_is_disconnected() {
+    let stack = start().await;
+    let auction = create_auction(&stack, "acme", 1).await;
+    let mut stays = Client::connect(&stack, Some(&token("stays", "acme", &[]))).await;
+    stays.join_and_state(auction.id.as_str()).await;
+    let mut vanishes = Client::connect(&stack, Some(&token("vanishes", "acme", &[]))).await;
+    assert_eq!(
+        vanishes.join_and_state(auction.id.as_str()).await["activeViewers"],
+        2
+    );
+    // Drop the TCP socket without a close handshake.
+    drop(vanishes);
+    eventually("$disconnect ran", || async {
+        connection_ids_of(&stack, "acme", "vanishes")
+            .await
+            .is_empty()
+    })
+    .await;
+    eventually("the count is corrected", || async {
+        viewers(&stack, &auction.id).await == 1
+    })
+    .await;
+    assert_eq!(connection_ids_of(&stack, "acme", "stays").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_disconnected() {
+    let mut config = LocalConfig::default();
+    config.limits.idle_timeout = Duration::from_millis(400);
+    let stack = start_with(config).await;
+    let mut client = Client::connect(&stack, Some(&token("idle", "public", &[]))).await;
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
+    eventually("$disconnect ran", || async {
+        connection_ids_of(&stack, "public", "idle").await.is_empty()
+    })
+    .await;
+
+    let mut config = LocalConfig::default();
+    config.limits.max_connection_duration = Duration::from_millis(600);
+    let stack = start_with(config).await;
+    let mut busy = Client::connect(&stack, None).await;
+    for _ in 0..3 {
+        busy.send(json!({"action": "Ping"})).await;
+        assert_eq!(busy.next_frame().await["type"], "Pong");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let frame = busy
+        .closed()
+        .await
+        .expect("closed at the maximum lifetime, busy or not");
+    assert_eq!(u16::from(frame.code), 1001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_api_works_through_the_sdk_client() {
+    let stack = start().await;
+    let management = stack.management_client();
+    let mut client = Client::connect(&stack, Some(&token("carol", "public", &["seller"]))).await;
+    let ids = connection_ids_of(&stack, "public", "carol").await;
+    let [id] = ids.as_slice() else {
+        panic!("one connection: {ids:?}")
+    };
+
+    management
+        .post_to_connection()
+        .connection_id(id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            r#"{"hello":"carol"}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(client.next_frame().await, json!({"hello": "carol"}));
+
+    let info = management
+        .get_connection()
+        .connection_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert!(info.connected_at().is_some());
+    assert!(info.last_active_at().is_some());
+    assert_eq!(
+        info.identity().and_then(|i| i.source_ip()),
+        Some("127.0.0.1")
+    );
+
+    let oversized = management
+        .post_to_connection()
+        .connection_id(id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            vec![b'x'; 129 * 1024],
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        oversized
+            .as_service_error()
+            .is_some_and(|e| e.is_payload_too_large_exception()),
+        "{oversized:?}"
+    );
+
+    management
+        .delete_connection()
+        .connection_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert!(client.closed().await.is_some(), "DELETE closes the socket");
+    eventually("$disconnect ran", || async {
+        connection_ids_of(&stack, "public", "carol")
+            .await
+            .is_empty()
+    })
+    .await;
+
+    let gone = management
+        .post_to_connection()
+        .connection_id(id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new("late"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
+        "{gone:?}"
+    );
+    let pusher = shared::push::ApiGatewayPusher::new(management.clone());
+    use shared::push::Pusher;
+    assert!(matches!(
+        pusher.post(id, "late").await,
+        Err(shared::push::PushError::Gone)
+    ));
+    // Ids with `=`, `+` and `/` survive the path.
+    for odd in ["a+b/c=", "L0SM9cOFvHcCIhw=", "x/y/z"] {
+        let error = management
+            .get_connection()
+            .connection_id(odd)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .as_service_error()
+                .is_some_and(|e| e.is_gone_exception()),
+            "{odd}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_ids_with_special_characters_round_trip() {
+    let stack = start().await;
+    let management = stack.management_client();
+    // Open connections until one id has a `+` or `/` (base64 of random bytes: quickly).
+    let mut clients = Vec::new();
+    for i in 0..64 {
+        let user = format!("user{i}");
+        clients.push(Client::connect(&stack, Some(&token(&user, "public", &[]))).await);
+        let ids = connection_ids_of(&stack, "public", &user).await;
+        let id = &ids[0];
+        assert!(id.ends_with('='), "{id}");
+        if id.contains('+') || id.contains('/') {
+            management
+                .post_to_connection()
+                .connection_id(id)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                    r#"{"ok":true}"#,
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(clients[i].next_frame().await, json!({"ok": true}));
+            return;
+        }
+    }
+    panic!("no connection id with + or / in 64 connections");
+}
