@@ -120,11 +120,13 @@ fn headers_json(headers: &HeaderMap) -> (Value, Value) {
     for (name, value) in headers {
         let value = value.to_str().unwrap_or_default().to_owned();
         single.insert(name.as_str().to_owned(), Value::String(value.clone()));
-        multi
+        if let Some(list) = multi
             .entry(name.as_str().to_owned())
             .or_insert_with(|| Value::Array(Vec::new()))
             .as_array_mut()
-            .map(|list| list.push(Value::String(value)));
+        {
+            list.push(Value::String(value));
+        }
     }
     (Value::Object(single), Value::Object(multi))
 }
