@@ -21,9 +21,10 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures::StreamExt;
+use futures::channel::mpsc;
 use serde_json::{Value, json};
 use shared::domain::EpochMillis;
-use tokio::sync::mpsc;
 
 use crate::invoke::{Function, Invoker};
 
@@ -64,6 +65,8 @@ enum Outbound {
     Close(u16, &'static str),
 }
 
+// Kept small: one of these lives per open connection. (futures' unbounded channel allocates per
+// message, where tokio's allocates a 32-slot block up front, about 1.5 KB per idle connection.)
 struct Live {
     outbound: mpsc::UnboundedSender<Outbound>,
     connected_at: EpochMillis,
@@ -304,7 +307,7 @@ async fn upgrade(
         None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 
-    let (outbound, inbound) = mpsc::unbounded_channel();
+    let (outbound, inbound) = mpsc::unbounded();
     let live = Arc::new(Live {
         outbound,
         connected_at,
@@ -331,14 +334,11 @@ async fn upgrade(
             }
         })
         .on_upgrade(move |socket| {
-            serve(
-                gateway,
-                connection_id,
-                live,
-                Value::Object(authorizer_context),
-                socket,
-                inbound,
-            )
+            // Held as compact JSON text for the connection's life: a few dozen bytes, not a map.
+            let authorizer = Value::Object(authorizer_context)
+                .to_string()
+                .into_boxed_str();
+            serve(gateway, connection_id, live, authorizer, socket, inbound)
         })
 }
 
@@ -347,7 +347,7 @@ async fn serve(
     gateway: Arc<Gateway>,
     connection_id: String,
     live: Arc<Live>,
-    authorizer: Value,
+    authorizer: Box<str>,
     mut socket: WebSocket,
     mut inbound: mpsc::UnboundedReceiver<Outbound>,
 ) {
@@ -387,7 +387,7 @@ async fn serve(
                 }
                 None => break (close::ABNORMAL, "Connection closed abnormally"),
             },
-            outbound = inbound.recv() => match outbound {
+            outbound = inbound.next() => match outbound {
                 Some(Outbound::Frame(message)) => {
                     last_active = tokio::time::Instant::now();
                     if socket.send(message).await.is_err() {
@@ -428,7 +428,7 @@ fn message_event(
     gateway: &Gateway,
     connection_id: &str,
     live: &Live,
-    authorizer: &Value,
+    authorizer: &str,
     body: &str,
 ) -> (&'static str, Value) {
     let route = match serde_json::from_str::<Value>(body) {
@@ -447,7 +447,10 @@ fn message_event(
         (&live.source_ip, &live.user_agent),
     );
     context.insert("messageId".into(), json!(new_connection_id()));
-    context.insert("authorizer".into(), authorizer.clone());
+    context.insert(
+        "authorizer".into(),
+        serde_json::from_str(authorizer).unwrap_or_default(),
+    );
     (
         route,
         json!({"requestContext": context, "body": body, "isBase64Encoded": false}),
@@ -459,7 +462,7 @@ async fn finish(
     gateway: &Gateway,
     connection_id: &str,
     live: &Live,
-    authorizer: &Value,
+    authorizer: &str,
     code: u16,
     reason: &str,
 ) {
@@ -480,7 +483,10 @@ async fn finish(
     );
     context.insert("disconnectStatusCode".into(), json!(code));
     context.insert("disconnectReason".into(), json!(reason));
-    context.insert("authorizer".into(), authorizer.clone());
+    context.insert(
+        "authorizer".into(),
+        serde_json::from_str(authorizer).unwrap_or_default(),
+    );
     let event = json!({"requestContext": context, "isBase64Encoded": false, "headers": {}, "multiValueHeaders": {}});
     gateway.invoke_route(Function::Disconnect, event).await;
 }
@@ -522,7 +528,11 @@ async fn post_to_connection(
         Ok(text) => Message::Text(text.into()),
         Err(_) => Message::Binary(body),
     };
-    if live.outbound.send(Outbound::Frame(message)).is_err() {
+    if live
+        .outbound
+        .unbounded_send(Outbound::Frame(message))
+        .is_err()
+    {
         return gone();
     }
     live.last_active_ms
@@ -551,7 +561,7 @@ async fn delete_connection(
     };
     let _ = live
         .outbound
-        .send(Outbound::Close(close::NORMAL, "Connection deleted"));
+        .unbounded_send(Outbound::Close(close::NORMAL, "Connection deleted"));
     StatusCode::NO_CONTENT.into_response()
 }
 
