@@ -21,8 +21,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use futures::StreamExt;
-use futures::channel::mpsc;
+use tokio::sync::mpsc;
 use serde_json::{Value, json};
 use shared::domain::EpochMillis;
 
@@ -61,12 +60,13 @@ impl Default for Limits {
 }
 
 enum Outbound {
-    Frame(Message),
+    Frame(Box<Message>),
     Close(u16, &'static str),
 }
 
-// Kept small: one of these lives per open connection. (futures' unbounded channel allocates per
-// message, where tokio's allocates a 32-slot block up front, about 1.5 KB per idle connection.)
+// Kept small: one of these lives per open connection. tokio's channel allocates a block of 32
+// slots up front, so the slot type is kept to 24 bytes (the frame is boxed): about 0.8 KB per
+// idle connection instead of 1.5 KB.
 struct Live {
     outbound: mpsc::UnboundedSender<Outbound>,
     connected_at: EpochMillis,
@@ -307,7 +307,7 @@ async fn upgrade(
         None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 
-    let (outbound, inbound) = mpsc::unbounded();
+    let (outbound, inbound) = mpsc::unbounded_channel();
     let live = Arc::new(Live {
         outbound,
         connected_at,
@@ -387,10 +387,10 @@ async fn serve(
                 }
                 None => break (close::ABNORMAL, "Connection closed abnormally"),
             },
-            outbound = inbound.next() => match outbound {
+            outbound = inbound.recv() => match outbound {
                 Some(Outbound::Frame(message)) => {
                     last_active = tokio::time::Instant::now();
-                    if socket.send(message).await.is_err() {
+                    if socket.send(*message).await.is_err() {
                         break (close::ABNORMAL, "Connection closed abnormally");
                     }
                 }
@@ -530,7 +530,7 @@ async fn post_to_connection(
     };
     if live
         .outbound
-        .unbounded_send(Outbound::Frame(message))
+        .send(Outbound::Frame(Box::new(message)))
         .is_err()
     {
         return gone();
@@ -561,7 +561,7 @@ async fn delete_connection(
     };
     let _ = live
         .outbound
-        .unbounded_send(Outbound::Close(close::NORMAL, "Connection deleted"));
+        .send(Outbound::Close(close::NORMAL, "Connection deleted"));
     StatusCode::NO_CONTENT.into_response()
 }
 
