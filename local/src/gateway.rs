@@ -21,9 +21,9 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use tokio::sync::mpsc;
 use serde_json::{Value, json};
 use shared::domain::EpochMillis;
+use tokio::sync::mpsc;
 
 use crate::invoke::{Function, Invoker};
 
@@ -354,9 +354,12 @@ async fn serve(
     let started = tokio::time::Instant::now();
     let lifetime_deadline = started + gateway.limits.max_connection_duration;
     let mut last_active = started;
+    // One timer per connection, re-armed only when it fires early: traffic never touches the
+    // timer wheel (creating a timer per frame costs a lock per frame across all connections).
+    let timer =
+        tokio::time::sleep_until((started + gateway.limits.idle_timeout).min(lifetime_deadline));
+    tokio::pin!(timer);
     let (code, reason): (u16, &str) = loop {
-        let idle_deadline = last_active + gateway.limits.idle_timeout;
-        let deadline = idle_deadline.min(lifetime_deadline);
         tokio::select! {
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Text(text))) => {
@@ -400,7 +403,12 @@ async fn serve(
                 }
                 None => break (close::GOING_AWAY, "Going away"),
             },
-            () = tokio::time::sleep_until(deadline) => {
+            () = &mut timer => {
+                let deadline = (last_active + gateway.limits.idle_timeout).min(lifetime_deadline);
+                if tokio::time::Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
                 let reason = if deadline == lifetime_deadline { "Connection duration exceeded" } else { "Idle timeout exceeded" };
                 let _ = socket.send(close_message(close::GOING_AWAY, reason)).await;
                 break (close::GOING_AWAY, reason);
@@ -524,8 +532,8 @@ async fn post_to_connection(
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };
-    let message = match std::str::from_utf8(&body) {
-        Ok(text) => Message::Text(text.into()),
+    let message = match axum::extract::ws::Utf8Bytes::try_from(body.clone()) {
+        Ok(text) => Message::Text(text),
         Err(_) => Message::Binary(body),
     };
     if live

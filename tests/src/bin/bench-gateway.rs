@@ -191,8 +191,9 @@ async fn main() {
     // BENCH_RAW_HTTP=1 posts with a bare HTTP client instead of the SDK, to separate the gateway's
     // cost from the SDK's (signing, retries, interceptors).
     let raw = std::env::var("BENCH_RAW_HTTP").is_ok_and(|v| v == "1");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
+    let http: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
     let concurrency: usize = std::env::var("BENCH_POST_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -200,7 +201,7 @@ async fn main() {
     println!(
         "posting with {} at {concurrency} in flight",
         if raw {
-            "a bare HTTP client"
+            "a bare HTTP client (hyper)"
         } else {
             "aws-sdk-apigatewaymanagement"
         }
@@ -218,7 +219,10 @@ async fn main() {
                 let url = format!("{base}/@connections/{}", urlencode(id));
                 async move {
                     if raw {
-                        let status = http.post(url).body(payload).send().await.unwrap().status();
+                        let request = http::Request::post(url)
+                            .body(http_body_util::Full::new(bytes::Bytes::from(payload)))
+                            .unwrap();
+                        let status = http.request(request).await.unwrap().status();
                         assert!(status.is_success(), "{status}");
                     } else {
                         pusher.post(id, &payload).await.unwrap();
