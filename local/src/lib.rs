@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod gateway;
+pub mod http_api;
 pub mod invoke;
 
 use std::net::SocketAddr;
@@ -202,7 +203,20 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         verifier: TokenVerifier::new(config.auth.clone()),
     });
     let gateway = gateway::Gateway::new(invoker, config.limits, addr.to_string());
-    let app = gateway::routes(Arc::clone(&gateway));
+    let api_deps = shared::api::ApiDeps {
+        auctions: Arc::clone(&deps.auctions),
+        connections: Arc::clone(&deps.connections),
+        verifier: TokenVerifier::new(config.auth.clone()),
+    };
+    let http_api = http_api::HttpApi {
+        router: shared::api::router(api_deps),
+        domain_name: addr.to_string(),
+    };
+    let api_routes = axum::Router::new()
+        .route("/api", axum::routing::any(http_api::forward))
+        .route("/api/{*path}", axum::routing::any(http_api::forward))
+        .with_state(http_api);
+    let app = gateway::routes(Arc::clone(&gateway)).merge(api_routes);
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

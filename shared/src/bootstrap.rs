@@ -55,3 +55,23 @@ pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
         join_rate,
     })
 }
+
+/// The dependencies of the HTTP API, from the environment.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or invalid variable.
+pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
+    let stores = StoreConfig::from_env()?;
+    let verifier = crate::auth::TokenVerifier::new(config::auth_from_env()?);
+    let sdk = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    Ok(crate::api::ApiDeps {
+        connections: Arc::new(DynamoConnections::new(
+            dynamo.clone(),
+            stores.connections_table,
+            stores.membership_shards,
+        )),
+        auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
+        verifier,
+    })
+}

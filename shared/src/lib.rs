@@ -1,6 +1,7 @@
 //! Everything the functions share: the auction domain, the ports (small traits with documented
 //! contracts), their AWS adapters, and the handlers each function's `main.rs` wires up.
 
+pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

@@ -1,0 +1,11 @@
+//! The HTTP API of PROTOCOL.md section 5 behind API Gateway's HTTP API (payload v2).
+//! Wiring only; the router is [`shared::api::router`].
+
+use lambda_http::Error;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::bootstrap::init_tracing();
+    let deps = shared::bootstrap::api_deps_from_env().await?;
+    lambda_http::run(shared::api::router(deps)).await
+}

@@ -1,0 +1,371 @@
+//! The HTTP API end to end (PROTOCOL.md section 5): real HTTP requests to `auction-local`, which
+//! turns them into API Gateway payload-v2 events for the `http-api` function's router.
+
+#![allow(clippy::unwrap_used)]
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tests::{start, token, token_expiring};
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+fn auction_body() -> Value {
+    json!({
+        "title": "Tulips", "currency": "EUR", "startPrice": 100, "floorPrice": 20,
+        "priceDrop": 1, "dropIntervalSeconds": 1, "totalItems": 2
+    })
+}
+
+async fn problem(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    for field in ["type", "title", "status", "detail", "code"] {
+        assert!(body.get(field).is_some(), "problem lacks {field}: {body}");
+    }
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_creates_and_cancels_and_everyone_of_the_tenant_reads() {
+    let stack = start().await;
+    let http = client();
+    let base = stack.http_url();
+    let seller = token("sam", "acme", &["seller"]);
+
+    let created = http
+        .post(format!("{base}/api/auctions"))
+        .bearer_auth(&seller)
+        .json(&auction_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let snapshot: Value = created.json().await.unwrap();
+    assert_eq!(snapshot["tenantId"], "acme");
+    assert_eq!(snapshot["status"], "Active");
+    assert_eq!(snapshot["currentPrice"], json!(100.0));
+    let id = snapshot["auctionId"].as_str().unwrap().to_owned();
+
+    let viewer = token("vic", "acme", &[]);
+    let got: Value = http
+        .get(format!("{base}/api/auctions/{id}"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["auctionId"], id);
+    let listed: Value = http
+        .get(format!("{base}/api/auctions?status=Active"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // Other tenants and anonymous viewers (tenant public) do not see it.
+    let outsider = token("olga", "other", &[]);
+    problem(
+        http.get(format!("{base}/api/auctions/{id}"))
+            .bearer_auth(&outsider)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "NotFound",
+    )
+    .await;
+    let anonymous: Value = http
+        .get(format!("{base}/api/auctions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anonymous["items"], json!([]));
+
+    // Only the seller who created it cancels it.
+    let other_seller = token("sue", "acme", &["seller"]);
+    problem(
+        http.delete(format!("{base}/api/auctions/{id}"))
+            .bearer_auth(&other_seller)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+    )
+    .await;
+    let cancelled = http
+        .delete(format!("{base}/api/auctions/{id}"))
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "Ended");
+    assert_eq!(cancelled["endReason"], "Cancelled");
+    problem(
+        http.delete(format!("{base}/api/auctions/{id}"))
+            .bearer_auth(&seller)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+        "Conflict",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_needs_a_seller_and_a_valid_body() {
+    let stack = start().await;
+    let http = client();
+    let url = format!("{}/api/auctions", stack.http_url());
+    problem(
+        http.post(&url).json(&auction_body()).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+    )
+    .await;
+    let buyer = token("bob", "acme", &[]);
+    problem(
+        http.post(&url)
+            .bearer_auth(&buyer)
+            .json(&auction_body())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+    )
+    .await;
+    let seller = token("sam", "acme", &["seller"]);
+    let mut bad = auction_body();
+    bad["startPrice"] = json!(-5);
+    bad["currency"] = json!("EUR");
+    let body = problem(
+        http.post(&url)
+            .bearer_auth(&seller)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("startPrice"),
+        "{body}"
+    );
+    problem(
+        http.post(&url)
+            .bearer_auth(&seller)
+            .body("{not json")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+    )
+    .await;
+    let expired = token_expiring(
+        "sam",
+        "acme",
+        &["seller"],
+        shared::domain::EpochMillis::now().plus_seconds(-120),
+    );
+    problem(
+        http.post(&url)
+            .bearer_auth(&expired)
+            .json(&auction_body())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+    )
+    .await;
+    let listed: Value = http
+        .get(&url)
+        .bearer_auth(&seller)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
+    let stack = start().await;
+    let http = client();
+    let base = stack.http_url();
+    let seller = token("sam", "acme", &["seller"]);
+    let created: Value = http
+        .post(format!("{base}/api/auctions"))
+        .bearer_auth(&seller)
+        .json(&auction_body())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["auctionId"].as_str().unwrap().to_owned();
+    let bids = format!("{base}/api/auctions/{id}/bids");
+    let alice = token("alice", "acme", &[]);
+
+    let bid_id = "6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60";
+    let won = http
+        .post(&bids)
+        .bearer_auth(&alice)
+        .json(&json!({"bidPrice": 100, "bidId": bid_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(won.status(), StatusCode::CREATED);
+    let won: Value = won.json().await.unwrap();
+    assert_eq!(won["status"], "Accepted");
+    assert_eq!(won["bidId"], bid_id);
+    assert!(won["winningPrice"].as_f64().unwrap() <= 100.0);
+    assert!(won["reservationId"].is_string() && won["expiresAt"].is_string());
+
+    let replay = http
+        .post(&bids)
+        .bearer_auth(&alice)
+        .json(&json!({"bidPrice": 100, "bidId": bid_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(
+        replay["reservationId"], won["reservationId"],
+        "the same reservation"
+    );
+    problem(
+        http.post(&bids)
+            .bearer_auth(&alice)
+            .json(&json!({"bidPrice": 99, "bidId": bid_id}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "BidIdReused",
+    )
+    .await;
+
+    let low = http
+        .post(&bids)
+        .bearer_auth(&alice)
+        .json(&json!({"bidPrice": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(low.status(), StatusCode::CONFLICT);
+    let low: Value = low.json().await.unwrap();
+    assert_eq!(low["status"], "Rejected");
+    assert_eq!(low["reason"], "PriceTooLow");
+    assert!(low["currentPrice"].as_f64().unwrap() > 1.0);
+
+    // Bad input changes nothing.
+    let outsider = token("olga", "other", &[]);
+    problem(
+        http.post(&bids)
+            .bearer_auth(&outsider)
+            .json(&json!({"bidPrice": 100}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+    )
+    .await;
+    problem(
+        http.post(&bids)
+            .json(&json!({"bidPrice": 100}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+    )
+    .await;
+    for body in [
+        json!({}),
+        json!({"bidPrice": -1}),
+        json!({"bidPrice": "100"}),
+        json!({"bidPrice": 100.001}),
+        json!({"bidPrice": 100, "bidId": "x"}),
+    ] {
+        problem(
+            http.post(&bids)
+                .bearer_auth(&alice)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+        )
+        .await;
+    }
+    problem(
+        http.post(format!("{base}/api/auctions/not-a-uuid/bids"))
+            .bearer_auth(&alice)
+            .json(&json!({"bidPrice": 100}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+    )
+    .await;
+    let unknown = shared::domain::AuctionId::generate();
+    problem(
+        http.post(format!("{base}/api/auctions/{unknown}/bids"))
+            .bearer_auth(&alice)
+            .json(&json!({"bidPrice": 100}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "NotFound",
+    )
+    .await;
+
+    let after: Value = http
+        .get(format!("{base}/api/auctions/{id}"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after["remainingItems"], 1,
+        "only the one winning bid took an item"
+    );
+}
