@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -179,10 +179,10 @@ fn auction_id(text: &str) -> Result<AuctionId, Problem> {
     AuctionId::parse(text).map_err(|_| Problem::bad_request("auctionId must be a UUID"))
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Problem> {
-    body.map(|Json(value)| value).map_err(|rejection| {
-        Problem::bad_request(format!("the body must be JSON: {}", rejection.body_text()))
-    })
+/// Parses a JSON body whatever its `Content-Type` says (`curl -d` sends a form type).
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("the body must be a JSON object: {e}")))
 }
 
 async fn snapshot(
@@ -197,7 +197,7 @@ async fn snapshot(
 async fn create_auction(
     State(deps): State<ApiDeps>,
     headers: HeaderMap,
-    body: Result<Json<CreateAuctionRequest>, JsonRejection>,
+    body: Bytes,
 ) -> Result<Response, Problem> {
     let (identity, user_id) = signed_in(&deps, &headers).await?;
     if !identity.has_role(SELLER_ROLE) {
@@ -207,7 +207,7 @@ async fn create_auction(
             "only sellers may create auctions",
         ));
     }
-    let request = json_body(body)?;
+    let request: CreateAuctionRequest = json_body(&body)?;
     let now = EpochMillis::now();
     let auction = request
         .validate(&identity.tenant_id, &user_id, now)
@@ -368,11 +368,11 @@ async fn place_bid(
     State(deps): State<ApiDeps>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<BidBody>, JsonRejection>,
+    body: Bytes,
 ) -> Result<Response, Problem> {
     let (identity, user_id) = signed_in(&deps, &headers).await?;
     let id = auction_id(&id)?;
-    let body = json_body(body)?;
+    let body: BidBody = json_body(&body)?;
     let bid_id = match body.bid_id.as_deref() {
         None => BidId::generate(),
         Some(text) => {
