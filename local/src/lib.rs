@@ -48,6 +48,11 @@ pub struct LocalConfig {
     pub join_rate: RateLimit,
     /// Membership shards per auction.
     pub membership_shards: u32,
+    /// Seconds between `PriceUpdated` pushes per auction (PROTOCOL.md section 4). Validated and
+    /// carried here for the price ticker, which is not part of this stack yet (issue 4).
+    pub price_update_interval_seconds: u32,
+    /// Seconds between `ViewerCountUpdated` pushes per auction; as above.
+    pub viewer_count_interval_seconds: u32,
     /// The gateway's idle and lifetime limits.
     pub limits: Limits,
 }
@@ -63,6 +68,8 @@ impl Default for LocalConfig {
             auth: shared::config::local_auth(),
             join_rate: RateLimit::default(),
             membership_shards: 1,
+            price_update_interval_seconds: 5,
+            viewer_count_interval_seconds: 5,
             limits: Limits::default(),
         }
     }

@@ -39,6 +39,12 @@ struct Cli {
     /// Membership shards per auction.
     #[arg(long, env = "AUCTION_LOCAL_MEMBERSHIP_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     membership_shards: u32,
+    /// Seconds between `PriceUpdated` pushes per auction (read by the price ticker).
+    #[arg(long, env = "AUCTION_LOCAL_PRICE_UPDATE_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    price_update_interval: u32,
+    /// Seconds between `ViewerCountUpdated` pushes per auction (read by the price ticker).
+    #[arg(long, env = "AUCTION_LOCAL_VIEWER_COUNT_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    viewer_count_interval: u32,
     /// Close a WebSocket with no traffic after this many seconds (API Gateway: 600).
     #[arg(
         long,
@@ -111,6 +117,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: cli.data_dir,
         demo: !cli.no_demo,
         membership_shards: cli.membership_shards,
+        price_update_interval_seconds: cli.price_update_interval,
+        viewer_count_interval_seconds: cli.viewer_count_interval,
         limits: local::Limits {
             idle_timeout: Duration::from_secs(cli.idle_timeout_seconds),
             max_connection_duration: Duration::from_secs(cli.max_connection_seconds),

@@ -14,7 +14,14 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_the_demo_auction() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_auction-local"))
-        .args(["--port", "0"])
+        .args([
+            "--port",
+            "0",
+            "--price-update-interval",
+            "1",
+            "--viewer-count-interval",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -65,4 +72,11 @@ async fn the_binary_serves_the_demo_auction() {
     let token = String::from_utf8(token.stdout).unwrap();
     assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
     child.kill().await.unwrap();
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_auction-local"))
+        .args(["--port", "0", "--price-update-interval", "0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "an interval of 0 is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("price-update-interval"));
 }

@@ -305,6 +305,29 @@ async fn within_rate(
         .await?)
 }
 
+/// The common gate of Join and Leave: the rate limit, then the auction id. `Ok(Err(response))`
+/// means the caller got its `Error` frame and nothing is to change.
+async fn admit(
+    deps: &WsDeps,
+    id: &str,
+    action: &str,
+    request: &Request,
+    now: EpochMillis,
+) -> Result<Result<AuctionId, ApiGatewayProxyResponse>, HandlerError> {
+    if !within_rate(deps, id, now).await? {
+        let message = "too many JoinAuction/LeaveAuction calls; slow down";
+        return reply_error(deps, id, action, ErrorCode::RateLimited, message, None)
+            .await
+            .map(Err);
+    }
+    match auction_id_of(request) {
+        Ok(auction_id) => Ok(Ok(auction_id)),
+        Err(message) => reply_error(deps, id, action, ErrorCode::BadRequest, message, None)
+            .await
+            .map(Err),
+    }
+}
+
 /// `JoinAuction`: checks the id and the tenant (a mismatch is `Error` `Unauthorized`, not
 /// joined, as the seed's `HubException`), joins the group, counts the viewer once per
 /// connection, and sends `AuctionState` to the caller. Never broadcasts to the group.
@@ -319,30 +342,9 @@ pub async fn join_auction(
     let request = parse(&event);
     guarded(deps, id, "JoinAuction", async {
         let now = EpochMillis::now();
-        if !within_rate(deps, id, now).await? {
-            return reply_error(
-                deps,
-                id,
-                "JoinAuction",
-                ErrorCode::RateLimited,
-                "too many JoinAuction/LeaveAuction calls; slow down",
-                None,
-            )
-            .await;
-        }
-        let auction_id = match auction_id_of(&request) {
+        let auction_id = match admit(deps, id, "JoinAuction", &request, now).await? {
             Ok(auction_id) => auction_id,
-            Err(message) => {
-                return reply_error(
-                    deps,
-                    id,
-                    "JoinAuction",
-                    ErrorCode::BadRequest,
-                    message,
-                    None,
-                )
-                .await;
-            }
+            Err(refused) => return Ok(refused),
         };
         let Some(connection) = deps.connections.get(id, now).await? else {
             tracing::warn!(connection = id, "join from an unregistered connection");
@@ -409,30 +411,9 @@ pub async fn leave_auction(
     let request = parse(&event);
     guarded(deps, id, "LeaveAuction", async {
         let now = EpochMillis::now();
-        if !within_rate(deps, id, now).await? {
-            return reply_error(
-                deps,
-                id,
-                "LeaveAuction",
-                ErrorCode::RateLimited,
-                "too many JoinAuction/LeaveAuction calls; slow down",
-                None,
-            )
-            .await;
-        }
-        let auction_id = match auction_id_of(&request) {
+        let auction_id = match admit(deps, id, "LeaveAuction", &request, now).await? {
             Ok(auction_id) => auction_id,
-            Err(message) => {
-                return reply_error(
-                    deps,
-                    id,
-                    "LeaveAuction",
-                    ErrorCode::BadRequest,
-                    message,
-                    None,
-                )
-                .await;
-            }
+            Err(refused) => return Ok(refused),
         };
         deps.connections.leave(id, &auction_id).await?;
         Ok(respond(200))
