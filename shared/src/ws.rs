@@ -314,13 +314,23 @@ async fn admit(
     request: &Request,
     now: EpochMillis,
 ) -> Result<Result<AuctionId, ApiGatewayProxyResponse>, HandlerError> {
+    let parsed = auction_id_of(request);
     if !within_rate(deps, id, now).await? {
+        // PROTOCOL.md: an Error names the auction whenever the frame named a valid one.
         let message = "too many JoinAuction/LeaveAuction calls; slow down";
-        return reply_error(deps, id, action, ErrorCode::RateLimited, message, None)
-            .await
-            .map(Err);
+        let auction_id = parsed.as_ref().ok();
+        return reply_error(
+            deps,
+            id,
+            action,
+            ErrorCode::RateLimited,
+            message,
+            auction_id,
+        )
+        .await
+        .map(Err);
     }
-    match auction_id_of(request) {
+    match parsed {
         Ok(auction_id) => Ok(Ok(auction_id)),
         Err(message) => reply_error(deps, id, action, ErrorCode::BadRequest, message, None)
             .await

@@ -234,6 +234,7 @@ async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
     let leave_error = client.next_frame().await;
     assert_eq!(leave_error["data"]["code"], "RateLimited");
     assert_eq!(leave_error["data"]["action"], "LeaveAuction");
+    assert_eq!(leave_error["data"]["auctionId"], auction.id.to_string());
     assert!(limited >= 1);
     // The last accepted call was a leave (the 10th), and nothing after it changed state.
     assert_eq!(viewers(&stack, &auction.id).await, 0);
