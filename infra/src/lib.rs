@@ -4,6 +4,7 @@
 //! from it, and a test fails when `template.yaml` drifts from it. [`embedded`] (feature
 //! `embedded`) serves the `dynoxide` engine on a loopback port, reached through the real SDK.
 
+pub mod bus;
 pub mod tables;
 
 #[cfg(feature = "embedded")]

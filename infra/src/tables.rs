@@ -4,8 +4,11 @@
 //!   a group membership (`GROUP#auction#shard` / `CONN#id`) and a per-shard viewer counter
 //!   (`GROUP#auction#shard` / `#COUNT`). The sparse `byUser` index finds a user's connections.
 //! - Auctions: durable, point-in-time recovery. Rows: an auction (`AUCTION#id` / `AUCTION`) and a
-//!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes). The sparse
-//!   `byTenantPhase` index lists a tenant's live or ended auctions by start time.
+//!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes), and the price
+//!   ticker's lease (`TICKER` / `LEASE`). The sparse `byTenantPhase` index lists a tenant's live
+//!   or ended auctions by start time; the sparse `byLive` index lists every tenant's auctions
+//!   that have not ended (the ticker's work list); the sparse `byPendingNotice` index lists
+//!   accepted bids whose events are not yet known to be published (the outbox).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -27,8 +30,18 @@ pub const USER_KEY: &str = "userKey";
 pub const BY_TENANT_PHASE_INDEX: &str = "byTenantPhase";
 /// The partition key attribute of [`BY_TENANT_PHASE_INDEX`].
 pub const TENANT_PHASE: &str = "tenantPhase";
-/// The sort key attribute of [`BY_TENANT_PHASE_INDEX`] (epoch milliseconds).
+/// The sort key attribute of [`BY_TENANT_PHASE_INDEX`] and [`BY_LIVE_INDEX`] (epoch milliseconds).
 pub const STARTS_AT_MS: &str = "startsAtMs";
+/// The auctions index of every tenant's auctions that have not ended, by start time.
+pub const BY_LIVE_INDEX: &str = "byLive";
+/// The partition key attribute of [`BY_LIVE_INDEX`]: `LIVE` while the auction has no recorded end.
+pub const LIVE_KEY: &str = "liveKey";
+/// The outbox index: accepted bids whose events are not yet known to be on the bus.
+pub const BY_PENDING_NOTICE_INDEX: &str = "byPendingNotice";
+/// The partition key attribute of [`BY_PENDING_NOTICE_INDEX`]: `PENDING` until published.
+pub const NOTICE_KEY: &str = "noticeKey";
+/// The sort key attribute of [`BY_PENDING_NOTICE_INDEX`] (epoch milliseconds of the decision).
+pub const DECIDED_AT_MS: &str = "decidedAtMs";
 
 /// A key attribute's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,12 +122,27 @@ pub const AUCTIONS: TableSpec = TableSpec {
         (SK, KeyKind::String),
         (TENANT_PHASE, KeyKind::String),
         (STARTS_AT_MS, KeyKind::Number),
+        (LIVE_KEY, KeyKind::String),
+        (NOTICE_KEY, KeyKind::String),
+        (DECIDED_AT_MS, KeyKind::Number),
     ],
-    indexes: &[IndexSpec {
-        name: BY_TENANT_PHASE_INDEX,
-        hash_key: TENANT_PHASE,
-        range_key: Some(STARTS_AT_MS),
-    }],
+    indexes: &[
+        IndexSpec {
+            name: BY_TENANT_PHASE_INDEX,
+            hash_key: TENANT_PHASE,
+            range_key: Some(STARTS_AT_MS),
+        },
+        IndexSpec {
+            name: BY_LIVE_INDEX,
+            hash_key: LIVE_KEY,
+            range_key: Some(STARTS_AT_MS),
+        },
+        IndexSpec {
+            name: BY_PENDING_NOTICE_INDEX,
+            hash_key: NOTICE_KEY,
+            range_key: Some(DECIDED_AT_MS),
+        },
+    ],
     ttl_attribute: None,
     point_in_time_recovery: true,
 };

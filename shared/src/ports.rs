@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::domain::{
-    Auction, AuctionId, AuctionStatus, BidRequest, Connection, Ending, EpochMillis, Member,
-    PlacedBid,
+    AcceptedBid, Auction, AuctionId, AuctionStatus, BidRequest, Connection, Ending, EpochMillis,
+    Member, PlacedBid,
 };
 
 /// A boxed error kept as the source of an `Unknown` arm.
@@ -154,6 +154,75 @@ pub trait AuctionStore: Send + Sync {
         bid: &BidRequest,
         now: EpochMillis,
     ) -> Result<PlacedBid, PlaceBidError>;
+
+    /// Every tenant's auctions without a recorded end (scheduled, active, or past their end by
+    /// the clock and not yet recorded), oldest start first: the price ticker's work list. Bounded
+    /// like [`AuctionStore::list`].
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn live(&self) -> Result<Vec<Auction>, StoreError>;
+
+    /// Accepted bids decided before `decided_before` whose events are not yet known to be
+    /// published (the outbox), oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn pending_notices(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<PendingNotice>, StoreError>;
+
+    /// Takes an accepted bid out of the outbox once its events are on the bus. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn mark_notified(&self, bid_id: &crate::domain::BidId) -> Result<(), StoreError>;
+}
+
+/// An accepted bid in the outbox: its events may not have reached the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotice {
+    /// The auction's tenant.
+    pub tenant_id: String,
+    /// The bid as it was accepted.
+    pub bid: AcceptedBid,
+}
+
+/// The price ticker's lease: one run ticks at a time, and hands its state to the next.
+#[async_trait]
+pub trait TickerLease: Send + Sync {
+    /// Takes the lease for `owner` until `now + hold_ms` when it is free or expired, and returns
+    /// the state the last holder left (empty when none); `None` when another owner holds it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn acquire(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Extends `owner`'s lease to `now + hold_ms` and saves `state`; `false` when the lease was
+    /// lost (another owner took it after it expired): the caller MUST stop ticking.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn renew(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+        state: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Saves `state` and frees the lease at once, if `owner` still holds it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn release(&self, owner: &str, state: &str) -> Result<bool, StoreError>;
 }
 
 /// Whether a join added a membership.
@@ -264,6 +333,20 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         connection_id: &str,
         window: i64,
+        max_calls: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes one call from the user's fixed-window budget (the bid rate limit): like
+    /// [`ConnectionStore::take_rate_token`], keyed by tenant and user instead of a connection.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn take_user_token(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        window: i64,
+        window_seconds: u32,
         max_calls: u32,
     ) -> Result<bool, StoreError>;
 

@@ -15,7 +15,10 @@ use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
-use infra::tables::{BY_TENANT_PHASE_INDEX, PK, SK, STARTS_AT_MS, TENANT_PHASE};
+use infra::tables::{
+    BY_LIVE_INDEX, BY_PENDING_NOTICE_INDEX, BY_TENANT_PHASE_INDEX, DECIDED_AT_MS, LIVE_KEY,
+    NOTICE_KEY, PK, SK, STARTS_AT_MS, TENANT_PHASE,
+};
 
 use super::MAX_LISTED_AUCTIONS;
 use super::errors::classify;
@@ -26,7 +29,15 @@ use crate::domain::{
     Currency, DutchSchedule, EndReason, Ending, EpochMillis, PlacedBid, RejectReason, RejectedBid,
     Reservation,
 };
-use crate::ports::{AuctionStore, CancelError, CreateAuctionError, PlaceBidError, StoreError};
+use crate::ports::{
+    AuctionStore, CancelError, CreateAuctionError, PendingNotice, PlaceBidError, StoreError,
+    TickerLease,
+};
+
+/// `liveKey` of an auction without a recorded end.
+const LIVE: &str = "LIVE";
+/// `noticeKey` of an accepted bid whose events are not yet known to be published.
+const PENDING: &str = "PENDING";
 
 /// How often a bid is retried when concurrent transactions on the auction item conflict
 /// (DynamoDB cancels a transaction that touches an item another transaction is writing).
@@ -92,9 +103,14 @@ fn auction_item(a: &Auction) -> Item {
             s(tenant_phase(&a.tenant_id, a.ending.is_none())),
         ),
     ]);
-    if let Some(ending) = a.ending {
-        item.insert("endReason".to_owned(), s(ending.reason.as_str()));
-        item.insert("endedAtMs".to_owned(), n(ending.at.0));
+    match a.ending {
+        Some(ending) => {
+            item.insert("endReason".to_owned(), s(ending.reason.as_str()));
+            item.insert("endedAtMs".to_owned(), n(ending.at.0));
+        }
+        None => {
+            item.insert(LIVE_KEY.to_owned(), s(LIVE));
+        }
     }
     item
 }
@@ -145,11 +161,13 @@ fn bid_item(bid: &BidRequest, outcome: &BidOutcome, now: EpochMillis) -> Item {
         ("userId".to_owned(), s(&bid.user_id)),
         ("bidPrice".to_owned(), n(bid.bid_price.minor_units())),
         ("fingerprint".to_owned(), s(bid.fingerprint())),
-        ("decidedAtMs".to_owned(), n(now.0)),
+        (DECIDED_AT_MS.to_owned(), n(now.0)),
     ]);
     match outcome {
         BidOutcome::Accepted(a) => {
             item.insert("outcome".to_owned(), s("Accepted"));
+            // In the outbox until the bid's events are on the bus (`mark_notified`).
+            item.insert(NOTICE_KEY.to_owned(), s(PENDING));
             item.insert("currency".to_owned(), s(a.currency.code()));
             item.insert("winningPrice".to_owned(), n(a.winning_price.minor_units()));
             item.insert("reservationId".to_owned(), s(&a.reservation.reservation_id));
@@ -582,8 +600,10 @@ impl AuctionStore for DynamoAuctions {
             .table_name(&self.table)
             .set_key(Some(self.key(auction_key(auction_id))))
             .update_expression(
-                "SET endReason = :reason, endedAtMs = :now, #tp = :ended, version = version + :one",
+                "SET endReason = :reason, endedAtMs = :now, #tp = :ended, version = version + :one \
+                 REMOVE #live",
             )
+            .expression_attribute_names("#live", LIVE_KEY)
             .condition_expression(
                 "attribute_not_exists(endReason) AND remainingItems > :zero AND endsAtMs > :now",
             )
@@ -630,8 +650,10 @@ impl AuctionStore for DynamoAuctions {
             .table_name(&self.table)
             .set_key(Some(self.key(auction_key(auction_id))))
             .update_expression(
-                "SET endReason = :reason, endedAtMs = :at, #tp = :ended, version = version + :one",
+                "SET endReason = :reason, endedAtMs = :at, #tp = :ended, version = version + :one \
+                 REMOVE #live",
             )
+            .expression_attribute_names("#live", LIVE_KEY)
             .condition_expression("attribute_exists(#pk) AND attribute_not_exists(endReason)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#tp", TENANT_PHASE)
@@ -648,6 +670,105 @@ impl AuctionStore for DynamoAuctions {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
+    async fn live(&self) -> Result<Vec<Auction>, StoreError> {
+        let mut found = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_LIVE_INDEX)
+                .key_condition_expression("#live = :live")
+                .expression_attribute_names("#live", LIVE_KEY)
+                .expression_attribute_values(":live", s(LIVE))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| classify(e, &self.table))?;
+            for item in page.items() {
+                found.push(auction_from(item)?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() || found.len() >= MAX_LISTED_AUCTIONS {
+                found.truncate(MAX_LISTED_AUCTIONS);
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn pending_notices(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<PendingNotice>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_PENDING_NOTICE_INDEX)
+            .key_condition_expression("#notice = :pending AND #decided < :before")
+            .expression_attribute_names("#notice", NOTICE_KEY)
+            .expression_attribute_names("#decided", DECIDED_AT_MS)
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":before", n(decided_before.0))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.table))?;
+        page.items()
+            .iter()
+            .map(|item| {
+                let corrupt = |what: &str| StoreError::CorruptItem(what.to_owned());
+                let bid = BidRequest {
+                    auction_id: AuctionId::parse(&item.string("auctionId")?)
+                        .map_err(|_| corrupt("auctionId"))?,
+                    bid_id: BidId::parse(&item.string("bidId")?).map_err(|_| corrupt("bidId"))?,
+                    user_id: item.string("userId")?,
+                    tenant_id: item.string("tenantId")?,
+                    bid_price: Amount(item.int("bidPrice")?),
+                };
+                match replay(item, &bid).map_err(|e| match e {
+                    PlaceBidError::Store(e) => e,
+                    other => corrupt(&other.to_string()),
+                })? {
+                    PlacedBid {
+                        outcome: BidOutcome::Accepted(accepted),
+                        ..
+                    } => Ok(PendingNotice {
+                        tenant_id: bid.tenant_id,
+                        bid: accepted,
+                    }),
+                    _ => Err(corrupt("a rejected bid in the outbox")),
+                }
+            })
+            .collect()
+    }
+
+    async fn mark_notified(&self, bid_id: &BidId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(bid_key(bid_id))))
+            .update_expression("REMOVE #notice")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#notice", NOTICE_KEY)
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
             }
             Err(e) => Err(classify(e, &self.table)),
         }
@@ -697,5 +818,105 @@ impl AuctionStore for DynamoAuctions {
             }
         }
         Err(StoreError::Contended.into())
+    }
+}
+
+/// The lease row: `TICKER` / `LEASE`, with `owner`, `leaseUntilMs` and the `state` the holder saved.
+fn lease_key() -> (String, String) {
+    ("TICKER".to_owned(), "LEASE".to_owned())
+}
+
+fn conditional_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    e: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> bool {
+    e.as_service_error()
+        .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl TickerLease for DynamoAuctions {
+    async fn acquire(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(lease_key())))
+            .update_expression("SET #owner = :owner, leaseUntilMs = :until")
+            .condition_expression(
+                "attribute_not_exists(leaseUntilMs) OR leaseUntilMs <= :now OR #owner = :owner",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(now.0 + hold_ms))
+            .expression_attribute_values(":now", n(now.0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(
+                output
+                    .attributes
+                    .and_then(|item| item.opt_string("state"))
+                    .unwrap_or_default(),
+            )),
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
+    async fn renew(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(lease_key())))
+            .update_expression("SET leaseUntilMs = :until, #state = :state")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(now.0 + hold_ms))
+            .expression_attribute_values(":state", s(state))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
+    async fn release(&self, owner: &str, state: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(lease_key())))
+            .update_expression("SET leaseUntilMs = :zero, #state = :state")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":state", s(state))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(classify(e, &self.table)),
+        }
     }
 }

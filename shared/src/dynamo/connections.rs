@@ -552,6 +552,44 @@ impl ConnectionStore for DynamoConnections {
         }
     }
 
+    async fn take_user_token(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        window: i64,
+        window_seconds: u32,
+        max_calls: u32,
+    ) -> Result<bool, StoreError> {
+        // One row per user and window, expiring with it: a single conditional ADD per call.
+        let expires = (window + 2) * i64::from(window_seconds.max(1));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Item::from([
+                (PK.to_owned(), s(format!("RATE#{}", user_key(tenant_id, user_id)))),
+                (SK.to_owned(), s(format!("WINDOW#{window}"))),
+            ])))
+            .update_expression("ADD calls :one SET #expires = :expires")
+            .condition_expression("attribute_not_exists(calls) OR calls < :max")
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_calls))
+            .expression_attribute_values(":expires", n(expires))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(max_calls >= 1),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
     async fn viewer_count(
         &self,
         auction_id: &AuctionId,

@@ -1,0 +1,37 @@
+//! The event bus's contract (DESIGN.md "Cloud shape"): the one `source` of the domain events and
+//! the notifier rule's event pattern. `template.yaml` declares the same pattern (a test fails when
+//! they drift) and `auction-local` matches events against it with the `quamina` crate.
+
+/// The `source` of every domain event.
+pub const EVENT_SOURCE: &str = "auction.realtime";
+
+/// The detail-types the notifier pushes to clients. `AuctionCreated` is published too, for other
+/// consumers, but nothing is pushed for it.
+pub const NOTIFIER_DETAIL_TYPES: &[&str] = &[
+    "BidAccepted",
+    "BidRejected",
+    "ItemSold",
+    "AuctionEnded",
+    "AuctionCancelled",
+];
+
+/// The rule's logical id in `template.yaml`.
+pub const NOTIFIER_RULE_LOGICAL_ID: &str = "NotifierRule";
+
+/// The notifier rule's EventBridge event pattern, as JSON.
+#[must_use]
+pub fn notifier_pattern() -> String {
+    let types: Vec<String> = NOTIFIER_DETAIL_TYPES
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    format!(
+        "{{\"source\":[\"{EVENT_SOURCE}\"],\"detail-type\":[{}]}}",
+        types.join(",")
+    )
+}
+
+/// EventBridge's retry policy on the notifier target: pushes are worthless minutes later.
+pub const NOTIFIER_MAX_RETRY_ATTEMPTS: u32 = 4;
+/// The age after which EventBridge stops retrying an event (seconds).
+pub const NOTIFIER_MAX_EVENT_AGE_SECONDS: u32 = 300;

@@ -1,0 +1,279 @@
+//! The one fan-out routine (DESIGN.md "Fan-out"), used by the notifier and the price ticker.
+//!
+//! API Gateway has no broadcast: one `PostToConnection` per recipient. Recipients are streamed
+//! (a page of members from every shard in parallel, then its posts), at most `concurrency` posts
+//! are in flight, 429 and 5xx are retried with backoff, and a 410 removes the connection with its
+//! memberships and counts. Work is O(recipients): nothing is read per recipient. Each fan-out
+//! writes one CloudWatch Embedded Metric Format line.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream;
+use serde_json::json;
+
+use crate::domain::{AuctionId, EpochMillis, Member};
+use crate::ports::{ConnectionStore, StoreError};
+use crate::push::{PushError, Pusher};
+
+/// Posts in flight per fan-out unless configured otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Retries of a throttled or failed post (after the first attempt).
+const MAX_RETRIES: u32 = 3;
+/// The CloudWatch namespace of the fan-out metrics.
+pub const METRICS_NAMESPACE: &str = "AuctionRealtime";
+
+/// Who gets a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// The auction's group, except every connection of `except_user` (the buyer) when set.
+    Group {
+        /// The auction.
+        auction_id: AuctionId,
+        /// A user none of whose connections get the frame.
+        except_user: Option<String>,
+    },
+    /// Every connection of one user.
+    User {
+        /// The user's tenant.
+        tenant_id: String,
+        /// The user.
+        user_id: String,
+    },
+}
+
+/// Where the per-fan-out metric line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsOutput {
+    /// Standard output, where Lambda's log capture turns EMF lines into CloudWatch metrics.
+    Stdout,
+    /// The debug log (`auction-local`, tests): no metrics service to feed.
+    Log,
+}
+
+/// What one fan-out did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOutReport {
+    /// Connections the frame was addressed to.
+    pub recipients: u64,
+    /// Posts that arrived.
+    pub delivered: u64,
+    /// Connections found gone (410) and removed.
+    pub gone: u64,
+    /// Posts that failed after their retries.
+    pub failed: u64,
+    /// Wall time of the whole fan-out.
+    pub duration_ms: u64,
+}
+
+/// The fan-out routine and its dependencies.
+#[derive(Clone)]
+pub struct FanOut {
+    connections: Arc<dyn ConnectionStore>,
+    pusher: Arc<dyn Pusher>,
+    concurrency: usize,
+    metrics: MetricsOutput,
+}
+
+#[derive(Default)]
+struct Counters {
+    recipients: AtomicU64,
+    delivered: AtomicU64,
+    gone: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl FanOut {
+    /// A fan-out over these stores with at most `concurrency` posts in flight.
+    #[must_use]
+    pub fn new(
+        connections: Arc<dyn ConnectionStore>,
+        pusher: Arc<dyn Pusher>,
+        concurrency: usize,
+        metrics: MetricsOutput,
+    ) -> Self {
+        Self {
+            connections,
+            pusher,
+            concurrency: concurrency.max(1),
+            metrics,
+        }
+    }
+
+    /// Sends `payload` (a frame of type `frame`) to `audience` at `now`, and reports.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the recipients could not be read; posts to those read before the
+    /// failure were made.
+    pub async fn send(
+        &self,
+        frame: &str,
+        audience: &Audience,
+        payload: &str,
+        now: EpochMillis,
+    ) -> Result<FanOutReport, StoreError> {
+        let started = Instant::now();
+        let counters = Counters::default();
+        let mut read_error = None;
+        match audience {
+            Audience::User { tenant_id, user_id } => {
+                match self
+                    .connections
+                    .connections_of_user(tenant_id, user_id, now)
+                    .await
+                {
+                    Ok(ids) => {
+                        stream::iter(ids)
+                            .for_each_concurrent(self.concurrency, |id| {
+                                self.deliver(id, payload, &counters)
+                            })
+                            .await;
+                    }
+                    Err(e) => read_error = Some(e),
+                }
+            }
+            Audience::Group {
+                auction_id,
+                except_user,
+            } => {
+                // Group pages stream in from every shard; posts start with the first page.
+                let error = std::sync::Mutex::new(None);
+                let members = self
+                    .connections
+                    .members(auction_id, now)
+                    .flat_map(|page| match page {
+                        Ok(members) => stream::iter(members).left_stream(),
+                        Err(e) => {
+                            if let Ok(mut slot) = error.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            stream::iter(Vec::<Member>::new()).right_stream()
+                        }
+                    })
+                    .filter(|m| {
+                        let skip = except_user.is_some() && m.user_id == *except_user;
+                        futures::future::ready(!skip)
+                    });
+                // A member can be seen twice only across a shard re-read; never post twice.
+                let mut seen = HashSet::new();
+                members
+                    .filter(move |m| futures::future::ready(seen.insert(m.connection_id.clone())))
+                    .for_each_concurrent(self.concurrency, |m| {
+                        self.deliver(m.connection_id, payload, &counters)
+                    })
+                    .await;
+                read_error = error.into_inner().ok().flatten();
+            }
+        }
+        let report = FanOutReport {
+            recipients: counters.recipients.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            gone: counters.gone.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        self.emit(frame, &report, now);
+        match read_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// One post with its retries; a gone connection is removed with its memberships and counts.
+    async fn deliver(&self, connection_id: String, payload: &str, counters: &Counters) {
+        counters.recipients.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 0;
+        loop {
+            match self.pusher.post(&connection_id, payload).await {
+                Ok(()) => {
+                    counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(PushError::Gone) => {
+                    counters.gone.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.connections.remove(&connection_id).await {
+                        tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
+                    }
+                    return;
+                }
+                Err(PushError::Retryable(e)) if attempt < MAX_RETRIES => {
+                    attempt += 1;
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                    let backoff = Duration::from_millis(25 * (1 << attempt) + jitter);
+                    tracing::debug!(connection_id, attempt, error = ?e, "post retried");
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(connection_id, error = ?e, "post failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn emit(&self, frame: &str, report: &FanOutReport, now: EpochMillis) {
+        let line = emf_line(frame, report, now);
+        match self.metrics {
+            MetricsOutput::Stdout => println!("{line}"),
+            MetricsOutput::Log => tracing::debug!(target: "emf", "{line}"),
+        }
+    }
+}
+
+/// The Embedded Metric Format line of one fan-out, dimensioned by frame type.
+#[must_use]
+pub fn emf_line(frame: &str, report: &FanOutReport, now: EpochMillis) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now.0,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Frame"]],
+                "Metrics": [
+                    {"Name": "Recipients", "Unit": "Count"},
+                    {"Name": "Delivered", "Unit": "Count"},
+                    {"Name": "Gone", "Unit": "Count"},
+                    {"Name": "Failed", "Unit": "Count"},
+                    {"Name": "FanOutDuration", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "Frame": frame,
+        "Recipients": report.recipients,
+        "Delivered": report.delivered,
+        "Gone": report.gone,
+        "Failed": report.failed,
+        "FanOutDuration": report.duration_ms,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metric_line_is_embedded_metric_format() {
+        let report = FanOutReport {
+            recipients: 3,
+            delivered: 2,
+            gone: 1,
+            failed: 0,
+            duration_ms: 7,
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line("PriceUpdated", &report, EpochMillis(5))).unwrap();
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(line[name].is_u64(), "{name} has a value at the root");
+        }
+        assert_eq!(line["Frame"], "PriceUpdated");
+        assert_eq!(line["Gone"], 1);
+    }
+}

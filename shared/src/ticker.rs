@@ -1,0 +1,505 @@
+//! The price ticker (PROTOCOL.md section 4, DESIGN.md "Fan-out"). EventBridge starts a run every
+//! minute; a run ticks once a second and stops before its timeout. A lease row keeps two runs
+//! from ticking together and carries the push state from one run to the next, so throttling
+//! holds across the minute boundary.
+//!
+//! Per tick and per auction without a recorded end:
+//! - `PriceUpdated` when the price changed and the last push is at least the price-update
+//!   interval old; a change still waiting when the auction ends is pushed before the end.
+//! - `ViewerCountUpdated` at most once per viewer-count interval, when the counter changed (a
+//!   counter read per auction per interval: O(auctions), never O(viewers²)).
+//! - A scheduled auction's first push is at `startsAt`: that is its Scheduled → Active moment.
+//! - An auction past its end by the clock is recorded `FloorReached` (or `SoldOut` when a
+//!   sale's own record failed) and `AuctionEnded` is published; if publishing fails, the end is
+//!   kept in the state and published on a later tick.
+//!
+//! Each tick also sweeps the bid outbox ([`crate::announce::sweep_outbox`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::announce::sweep_outbox;
+use crate::domain::{Auction, EndReason, Ending, EpochMillis, Phase};
+use crate::events::{AuctionEndedDetail, DomainEvent, EventPublisher};
+use crate::fanout::{Audience, FanOut};
+use crate::frames::encode;
+use crate::ports::{AuctionStore, ConnectionStore, StoreError, TickerLease};
+
+/// Timing of the ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickerConfig {
+    /// Minimum time between two `PriceUpdated` of one auction.
+    pub price_update_interval: Duration,
+    /// Minimum time between two `ViewerCountUpdated` of one auction.
+    pub viewer_count_interval: Duration,
+    /// Time between ticks.
+    pub tick: Duration,
+    /// How long one run ticks (the schedule starts the next one).
+    pub run_for: Duration,
+    /// Auctions handled at once within a tick.
+    pub auction_concurrency: usize,
+}
+
+impl Default for TickerConfig {
+    fn default() -> Self {
+        Self {
+            price_update_interval: Duration::from_secs(5),
+            viewer_count_interval: Duration::from_secs(5),
+            tick: Duration::from_secs(1),
+            run_for: Duration::from_secs(60),
+            auction_concurrency: 16,
+        }
+    }
+}
+
+/// How long a lease holds without renewal: a crashed run blocks the next one at most this long.
+const LEASE_HOLD_MS: i64 = 10_000;
+/// The lease is renewed (and the state saved) every this many ticks.
+const RENEW_EVERY_TICKS: u64 = 3;
+/// A run stops this long before its deadline, leaving time to release the lease.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// What the ticker pushed last for one auction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushState {
+    /// The last pushed price (minor units).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+    /// When it was pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_at: Option<i64>,
+    /// The last pushed viewer count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewers: Option<u64>,
+    /// When the counter was last read (pushed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewers_read_at: Option<i64>,
+}
+
+/// The state a run hands to the next through the lease row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickerState {
+    /// Per auction id.
+    #[serde(default)]
+    pub auctions: BTreeMap<String, PushState>,
+    /// Recorded ends whose `AuctionEnded` could not be published yet.
+    #[serde(default)]
+    pub unpublished_ends: Vec<AuctionEndedDetail>,
+}
+
+/// What the ticker needs.
+#[derive(Clone)]
+pub struct TickerDeps {
+    /// Auctions (the live list) and the outbox.
+    pub auctions: Arc<dyn AuctionStore>,
+    /// Viewer counters.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// The lease.
+    pub lease: Arc<dyn TickerLease>,
+    /// `AuctionEnded` and outbox events.
+    pub publisher: Arc<dyn EventPublisher>,
+    /// Pushes.
+    pub fanout: FanOut,
+    /// Timing.
+    pub config: TickerConfig,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Whether this run held the lease.
+    pub led: bool,
+    /// Ticks made.
+    pub ticks: u64,
+    /// `PriceUpdated` fan-outs.
+    pub price_pushes: u64,
+    /// `ViewerCountUpdated` fan-outs.
+    pub viewer_pushes: u64,
+    /// Ends recorded.
+    pub ends: u64,
+}
+
+/// The `PriceUpdated` frame's data.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PriceUpdatedData<'a> {
+    auction_id: &'a str,
+    current_price: crate::domain::money::MajorUnits,
+    currency: &'static str,
+    drops_remaining: i64,
+}
+
+/// The `ViewerCountUpdated` frame's data.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ViewerCountData<'a> {
+    auction_id: &'a str,
+    active_viewers: u64,
+}
+
+/// Whether a price push is due: the price changed, and the throttle allows it (or the auction is
+/// ending, when the last change is never swallowed).
+#[must_use]
+pub fn price_push_due(
+    state: &PushState,
+    price: i64,
+    now: EpochMillis,
+    interval: Duration,
+    ending: bool,
+) -> bool {
+    if state.price == Some(price) {
+        return false;
+    }
+    let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+    ending || state.price_at.is_none_or(|at| now.0 - at >= interval_ms)
+}
+
+impl TickerDeps {
+    /// One run: take the lease, tick until `deadline` (or `run_for`), hand the state over.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the lease cannot be read or written at all.
+    pub async fn run(&self, deadline: Instant) -> Result<RunReport, StoreError> {
+        let started = Instant::now();
+        let stop_at = (started + self.config.run_for).min(
+            deadline
+                .checked_sub(DEADLINE_MARGIN)
+                .unwrap_or(started),
+        );
+        let owner = uuid::Uuid::new_v4().to_string();
+        let mut report = RunReport::default();
+
+        // The previous run may still be finishing its last tick: wait for its lease.
+        let state = loop {
+            if let Some(state) = self
+                .lease
+                .acquire(&owner, EpochMillis::now(), LEASE_HOLD_MS)
+                .await?
+            {
+                break state;
+            }
+            if Instant::now() + self.config.tick >= stop_at {
+                tracing::info!("another run holds the ticker lease; this run ends");
+                return Ok(report);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        report.led = true;
+        let mut state: TickerState = serde_json::from_str(&state).unwrap_or_default();
+
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            if Instant::now() >= stop_at {
+                break;
+            }
+            if let Err(e) = self.tick(&mut state, EpochMillis::now(), &mut report).await {
+                tracing::error!(error = ?e, "tick failed; the next tick retries");
+            }
+            report.ticks += 1;
+            if report.ticks.is_multiple_of(RENEW_EVERY_TICKS) {
+                let saved = serde_json::to_string(&state).unwrap_or_default();
+                match self
+                    .lease
+                    .renew(&owner, EpochMillis::now(), LEASE_HOLD_MS, &saved)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("ticker lease lost; this run stops");
+                        return Ok(report);
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "ticker lease not renewed"),
+                }
+            }
+        }
+        let saved = serde_json::to_string(&state).unwrap_or_default();
+        self.lease.release(&owner, &saved).await?;
+        Ok(report)
+    }
+
+    /// One tick over every live auction, then the outbox.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the live list cannot be read.
+    pub async fn tick(
+        &self,
+        state: &mut TickerState,
+        now: EpochMillis,
+        report: &mut RunReport,
+    ) -> Result<(), StoreError> {
+        self.publish_unpublished_ends(state).await;
+        let live = self.auctions.live().await?;
+        // Forget auctions that left the live list (their end was recorded).
+        state
+            .auctions
+            .retain(|id, _| live.iter().any(|a| a.id.as_str() == id));
+
+        let outcomes: Vec<(String, PushState, Outcome)> =
+            futures::stream::iter(live.iter().map(|auction| {
+                let previous = state
+                    .auctions
+                    .get(auction.id.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                async move {
+                    let (next, outcome) = self.tick_auction(auction, previous, now).await;
+                    (auction.id.as_str().to_owned(), next, outcome)
+                }
+            }))
+            .buffer_unordered(self.config.auction_concurrency.max(1))
+            .collect()
+            .await;
+        for (id, next, outcome) in outcomes {
+            report.price_pushes += u64::from(outcome.price_pushed);
+            report.viewer_pushes += u64::from(outcome.viewers_pushed);
+            if let Some(ended) = outcome.ended {
+                report.ends += 1;
+                state.auctions.remove(&id);
+                if !outcome.end_published {
+                    state.unpublished_ends.push(ended);
+                }
+            } else {
+                state.auctions.insert(id, next);
+            }
+        }
+
+        if let Err(e) = sweep_outbox(&*self.auctions, &*self.publisher, now).await {
+            tracing::warn!(error = ?e, "outbox sweep failed");
+        }
+        Ok(())
+    }
+
+    async fn publish_unpublished_ends(&self, state: &mut TickerState) {
+        if state.unpublished_ends.is_empty() {
+            return;
+        }
+        let events: Vec<DomainEvent> = state
+            .unpublished_ends
+            .iter()
+            .cloned()
+            .map(DomainEvent::AuctionEnded)
+            .collect();
+        match self.publisher.publish(&events).await {
+            Ok(()) => state.unpublished_ends.clear(),
+            Err(e) => tracing::error!(error = ?e, "AuctionEnded still not published"),
+        }
+    }
+
+    async fn tick_auction(
+        &self,
+        auction: &Auction,
+        mut push: PushState,
+        now: EpochMillis,
+    ) -> (PushState, Outcome) {
+        let mut outcome = Outcome::default();
+        match auction.phase_at(now) {
+            Phase::Scheduled => {}
+            Phase::Active => {
+                let price = auction.current_price(now);
+                if price_push_due(
+                    &push,
+                    price.minor_units(),
+                    now,
+                    self.config.price_update_interval,
+                    false,
+                ) {
+                    outcome.price_pushed = self.push_price(auction, now, &mut push).await;
+                }
+                outcome.viewers_pushed = self.push_viewers(auction, now, &mut push).await;
+            }
+            Phase::Ended(ending) => {
+                // The last change before the end is never swallowed by the throttle.
+                let final_price = auction.current_price(now).minor_units();
+                if ending.reason == EndReason::FloorReached
+                    && price_push_due(
+                        &push,
+                        final_price,
+                        now,
+                        self.config.price_update_interval,
+                        true,
+                    )
+                {
+                    outcome.price_pushed = self.push_price(auction, now, &mut push).await;
+                }
+                outcome.ended = self.record_end(auction, ending, &mut outcome).await;
+            }
+        }
+        (push, outcome)
+    }
+
+    async fn push_price(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) -> bool {
+        let price = auction.current_price(now);
+        let data = PriceUpdatedData {
+            auction_id: auction.id.as_str(),
+            current_price: auction.currency.major(price),
+            currency: auction.currency.code(),
+            drops_remaining: auction.schedule.drops_remaining(now),
+        };
+        let payload = encode("PriceUpdated", &data, now);
+        let audience = Audience::Group {
+            auction_id: auction.id.clone(),
+            except_user: None,
+        };
+        match self
+            .fanout
+            .send("PriceUpdated", &audience, &payload, now)
+            .await
+        {
+            Ok(_) => {
+                push.price = Some(price.minor_units());
+                push.price_at = Some(now.0);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, auction_id = %auction.id, "PriceUpdated not pushed");
+                false
+            }
+        }
+    }
+
+    async fn push_viewers(
+        &self,
+        auction: &Auction,
+        now: EpochMillis,
+        push: &mut PushState,
+    ) -> bool {
+        let interval_ms =
+            i64::try_from(self.config.viewer_count_interval.as_millis()).unwrap_or(i64::MAX);
+        if push.viewers_read_at.is_some_and(|at| now.0 - at < interval_ms) {
+            return false;
+        }
+        let count = match self.connections.viewer_count(&auction.id, now).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read");
+                return false;
+            }
+        };
+        push.viewers_read_at = Some(now.0);
+        if push.viewers.unwrap_or(0) == count {
+            push.viewers = Some(count);
+            return false;
+        }
+        let data = ViewerCountData {
+            auction_id: auction.id.as_str(),
+            active_viewers: count,
+        };
+        let payload = encode("ViewerCountUpdated", &data, now);
+        let audience = Audience::Group {
+            auction_id: auction.id.clone(),
+            except_user: None,
+        };
+        match self
+            .fanout
+            .send("ViewerCountUpdated", &audience, &payload, now)
+            .await
+        {
+            Ok(_) => {
+                push.viewers = Some(count);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, auction_id = %auction.id, "ViewerCountUpdated not pushed");
+                false
+            }
+        }
+    }
+
+    /// Records the end; when this call recorded it, publishes `AuctionEnded`.
+    async fn record_end(
+        &self,
+        auction: &Auction,
+        ending: Ending,
+        outcome: &mut Outcome,
+    ) -> Option<AuctionEndedDetail> {
+        match self.auctions.record_end(&auction.id, ending).await {
+            Ok(true) => {
+                let DomainEvent::AuctionEnded(detail) =
+                    DomainEvent::auction_ended(auction, ending.reason)
+                else {
+                    return None;
+                };
+                outcome.end_published = self
+                    .publisher
+                    .publish(&[DomainEvent::AuctionEnded(detail.clone())])
+                    .await
+                    .inspect_err(|e| tracing::error!(error = ?e, auction_id = %auction.id, "AuctionEnded not published; kept for the next tick"))
+                    .is_ok();
+                Some(detail)
+            }
+            // Someone else recorded it (a sale, a cancellation) and announced it.
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = ?e, auction_id = %auction.id, "end not recorded; the next tick retries");
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    price_pushed: bool,
+    viewers_pushed: bool,
+    ended: Option<AuctionEndedDetail>,
+    end_published: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIVE: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_price_is_pushed_once_per_interval_and_only_on_change() {
+        let mut state = PushState::default();
+        assert!(price_push_due(&state, 100, EpochMillis(0), FIVE, false));
+        state.price = Some(100);
+        state.price_at = Some(0);
+        assert!(!price_push_due(&state, 100, EpochMillis(9_000), FIVE, false), "unchanged");
+        assert!(!price_push_due(&state, 99, EpochMillis(4_999), FIVE, false), "throttled");
+        assert!(price_push_due(&state, 99, EpochMillis(5_000), FIVE, false));
+    }
+
+    #[test]
+    fn the_last_change_before_the_end_is_never_swallowed() {
+        let state = PushState {
+            price: Some(21),
+            price_at: Some(1_000),
+            ..PushState::default()
+        };
+        assert!(price_push_due(&state, 20, EpochMillis(2_000), FIVE, true));
+        assert!(!price_push_due(&state, 21, EpochMillis(2_000), FIVE, true));
+    }
+
+    #[test]
+    fn the_state_survives_the_lease_row() {
+        let mut state = TickerState::default();
+        state.auctions.insert(
+            "a".into(),
+            PushState {
+                price: Some(5),
+                price_at: Some(6),
+                viewers: Some(7),
+                viewers_read_at: None,
+            },
+        );
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<TickerState>(&text).unwrap(), state);
+        assert_eq!(
+            serde_json::from_str::<TickerState>("").unwrap_or_default(),
+            TickerState::default()
+        );
+    }
+}
