@@ -7,7 +7,10 @@
 use async_trait::async_trait;
 use serde_json::Value;
 use shared::auth::TokenVerifier;
+use shared::fanout::FanOut;
+use shared::ticker::TickerDeps;
 use shared::ws::{self, WsDeps};
+use std::time::Duration;
 
 /// The WebSocket API's functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,10 @@ pub enum Function {
     Default,
     /// `$disconnect`.
     Disconnect,
+    /// The EventBridge rule's target.
+    Notifier,
+    /// The scheduled price ticker.
+    PriceTicker,
 }
 
 impl Function {
@@ -49,6 +56,8 @@ impl Function {
             Self::LeaveAuction => "ws-leave-auction",
             Self::Default => "ws-default",
             Self::Disconnect => "ws-disconnect",
+            Self::Notifier => "notifier",
+            Self::PriceTicker => "price-ticker",
         }
     }
 }
@@ -88,6 +97,12 @@ pub struct InProcess {
     pub deps: WsDeps,
     /// The authorizer's verifier.
     pub verifier: TokenVerifier,
+    /// The notifier's fan-out.
+    pub fanout: FanOut,
+    /// The price ticker's dependencies.
+    pub ticker: TickerDeps,
+    /// The price ticker's function timeout (its run stops shortly before it).
+    pub ticker_timeout: Duration,
 }
 
 fn event<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvokeError> {
@@ -117,6 +132,15 @@ impl Invoker for InProcess {
             Function::LeaveAuction => result(ws::leave_auction(deps, event(payload)?).await),
             Function::Default => result(ws::default_route(deps, event(payload)?).await),
             Function::Disconnect => result(ws::disconnect(deps, event(payload)?).await),
+            Function::Notifier => {
+                result(shared::notifier::handle(&self.fanout, event(payload)?).await)
+            }
+            Function::PriceTicker => {
+                // The scheduled event must deserialise like in Lambda; the run needs only the deadline.
+                let _: aws_lambda_events::eventbridge::EventBridgeEvent = event(payload)?;
+                let deadline = tokio::time::Instant::now() + self.ticker_timeout;
+                result(self.ticker.run(deadline).await)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! the same handler code the Lambda functions run, reached through the real SDK clients.
 
 pub mod demo;
+pub mod eventbridge;
 pub mod gateway;
 pub mod http_api;
 pub mod invoke;
@@ -12,13 +13,19 @@ pub mod invoke;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvider};
 use infra::embedded::{EmbeddedDynamo, LOCAL_REGION, local_client};
 use infra::tables::{AUCTIONS, CONNECTIONS};
 use shared::auth::{AuthConfig, TokenVerifier};
 use shared::config::RateLimit;
 use shared::dynamo::{DynamoAuctions, DynamoConnections};
+use shared::events::EventBridgePublisher;
+use shared::fanout::{FanOut, MetricsOutput};
 use shared::push::ApiGatewayPusher;
+use shared::ticker::{TickerConfig, TickerDeps};
 use shared::ws::WsDeps;
 use tokio::sync::oneshot;
 
@@ -28,6 +35,12 @@ pub use gateway::Limits;
 pub const CONNECTIONS_TABLE: &str = "auction-local-connections";
 /// The local tables' names.
 pub const AUCTIONS_TABLE: &str = "auction-local-auctions";
+/// The local event bus.
+pub const EVENT_BUS: &str = "auction-local-events";
+/// The price ticker's function timeout, as in `template.yaml`.
+pub const TICKER_TIMEOUT: Duration = Duration::from_secs(70);
+/// The price ticker's schedule, `rate(1 minute)`.
+pub const TICKER_PERIOD: Duration = Duration::from_secs(60);
 
 /// How to run the local stack.
 #[derive(Debug, Clone)]
@@ -48,11 +61,14 @@ pub struct LocalConfig {
     pub join_rate: RateLimit,
     /// Membership shards per auction.
     pub membership_shards: u32,
-    /// Seconds between `PriceUpdated` pushes per auction (PROTOCOL.md section 4). Validated and
-    /// carried here for the price ticker, which is not part of this stack yet (issue 4).
+    /// Seconds between `PriceUpdated` pushes per auction (PROTOCOL.md section 4).
     pub price_update_interval_seconds: u32,
-    /// Seconds between `ViewerCountUpdated` pushes per auction; as above.
+    /// Seconds between `ViewerCountUpdated` pushes per auction.
     pub viewer_count_interval_seconds: u32,
+    /// Bids per user per window.
+    pub bid_rate: RateLimit,
+    /// `PostToConnection` calls in flight per fan-out.
+    pub fanout_concurrency: usize,
     /// The gateway's idle and lifetime limits.
     pub limits: Limits,
 }
@@ -70,6 +86,8 @@ impl Default for LocalConfig {
             membership_shards: 1,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
+            bid_rate: shared::config::DEFAULT_BID_RATE,
+            fanout_concurrency: shared::fanout::DEFAULT_CONCURRENCY,
             limits: Limits::default(),
         }
     }
@@ -106,10 +124,13 @@ pub struct Running {
     pub deps: WsDeps,
     /// The gateway.
     pub gateway: Arc<gateway::Gateway>,
+    /// The local event bus.
+    pub bus: Arc<eventbridge::LocalEventBridge>,
     /// Receives each demo auction id as it is created.
     pub demo_auctions: tokio::sync::mpsc::UnboundedReceiver<shared::domain::AuctionId>,
     _engine: Option<EmbeddedDynamo>,
     shutdown: Option<oneshot::Sender<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -137,25 +158,33 @@ impl Drop for Running {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        for task in &self.background {
+            task.abort();
+        }
     }
 }
 
-/// A Management API client for a local endpoint, with dummy credentials.
+/// The SDK configuration of a local endpoint: its URL, the local region, dummy credentials.
 #[must_use]
-pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
-    let config = aws_sdk_apigatewaymanagement::Config::builder()
+pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(LOCAL_REGION))
-        .credentials_provider(Credentials::new(
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "local",
             "local",
             None,
             None,
             "auction-local",
-        ))
+        )))
         .endpoint_url(endpoint)
-        .build();
-    aws_sdk_apigatewaymanagement::Client::from_conf(config)
+        .build()
+}
+
+/// A Management API client for a local endpoint, with dummy credentials.
+#[must_use]
+pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    aws_sdk_apigatewaymanagement::Client::new(&local_sdk_config(endpoint))
 }
 
 /// Starts the stack and returns once it is serving.
@@ -193,27 +222,58 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     CONNECTIONS.create(&dynamo, CONNECTIONS_TABLE).await?;
     AUCTIONS.create(&dynamo, AUCTIONS_TABLE).await?;
 
+    let endpoint = format!("http://{addr}");
+    let connections = Arc::new(DynamoConnections::new(
+        dynamo.clone(),
+        CONNECTIONS_TABLE,
+        config.membership_shards,
+    ));
+    let auctions = Arc::new(DynamoAuctions::new(dynamo, AUCTIONS_TABLE));
+    let pusher = Arc::new(ApiGatewayPusher::new(management_client(&endpoint)));
+    let publisher = Arc::new(EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&local_sdk_config(&endpoint)),
+        EVENT_BUS,
+    ));
     let deps = WsDeps {
-        connections: Arc::new(DynamoConnections::new(
-            dynamo.clone(),
-            CONNECTIONS_TABLE,
-            config.membership_shards,
-        )),
-        auctions: Arc::new(DynamoAuctions::new(dynamo, AUCTIONS_TABLE)),
-        pusher: Arc::new(ApiGatewayPusher::new(management_client(&format!(
-            "http://{addr}"
-        )))),
+        connections: connections.clone(),
+        auctions: auctions.clone(),
+        pusher: pusher.clone(),
         join_rate: config.join_rate,
     };
-    let invoker = Arc::new(invoke::InProcess {
+    let fanout = FanOut::new(
+        connections.clone(),
+        pusher,
+        config.fanout_concurrency,
+        MetricsOutput::Log,
+    );
+    let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));
+    let ticker = TickerDeps {
+        auctions: auctions.clone(),
+        connections: connections.clone(),
+        lease: auctions.clone(),
+        publisher: publisher.clone(),
+        fanout: fanout.clone(),
+        config: TickerConfig {
+            price_update_interval: seconds(config.price_update_interval_seconds),
+            viewer_count_interval: seconds(config.viewer_count_interval_seconds),
+            ..TickerConfig::default()
+        },
+    };
+    let invoker: Arc<dyn invoke::Invoker> = Arc::new(invoke::InProcess {
         deps: deps.clone(),
         verifier: TokenVerifier::new(config.auth.clone()),
+        fanout,
+        ticker,
+        ticker_timeout: TICKER_TIMEOUT,
     });
-    let gateway = gateway::Gateway::new(invoker, config.limits, addr.to_string());
+    let gateway = gateway::Gateway::new(Arc::clone(&invoker), config.limits, addr.to_string());
+    let bus = eventbridge::LocalEventBridge::new(EVENT_BUS, Arc::clone(&invoker));
     let api_deps = shared::api::ApiDeps {
-        auctions: Arc::clone(&deps.auctions),
-        connections: Arc::clone(&deps.connections),
+        auctions,
+        connections,
         verifier: TokenVerifier::new(config.auth.clone()),
+        publisher,
+        bid_rate: config.bid_rate,
     };
     let http_api = http_api::HttpApi {
         router: shared::api::router(api_deps),
@@ -223,7 +283,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .route("/api", axum::routing::any(http_api::forward))
         .route("/api/{*path}", axum::routing::any(http_api::forward))
         .with_state(http_api);
-    let app = gateway::routes(Arc::clone(&gateway)).merge(api_routes);
+    let bus_routes = axum::Router::new()
+        .route("/", axum::routing::post(eventbridge::put_events))
+        .with_state(Arc::clone(&bus));
+    let app = gateway::routes(Arc::clone(&gateway))
+        .merge(api_routes)
+        .merge(bus_routes);
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -240,15 +305,24 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     });
 
     let (demo_tx, demo_auctions) = tokio::sync::mpsc::unbounded_channel();
+    let mut background = vec![tokio::spawn(eventbridge::schedule_ticker(
+        invoker,
+        TICKER_PERIOD,
+    ))];
     if config.demo {
-        tokio::spawn(demo::keep_demo_auction(Arc::clone(&deps.auctions), demo_tx));
+        background.push(tokio::spawn(demo::keep_demo_auction(
+            Arc::clone(&deps.auctions),
+            demo_tx,
+        )));
     }
     Ok(Running {
         addr,
         deps,
         gateway,
+        bus,
         demo_auctions,
         _engine: engine,
         shutdown: Some(shutdown),
+        background,
     })
 }

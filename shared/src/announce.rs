@@ -95,7 +95,10 @@ pub async fn sweep_outbox(
             Ok(()) => {
                 auctions.mark_notified(&notice.bid.bid_id).await?;
                 announced += 1;
-                tracing::warn!(bid_id = notice.bid.bid_id.as_str(), "announced an accepted bid from the outbox");
+                tracing::warn!(
+                    bid_id = notice.bid.bid_id.as_str(),
+                    "announced an accepted bid from the outbox"
+                );
             }
             Err(e) => {
                 tracing::error!(error = ?e, "outbox sweep could not publish; retrying next tick");

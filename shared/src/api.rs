@@ -15,11 +15,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::announce::announce;
 use crate::auth::{AuthError, Identity, TokenVerifier};
+use crate::config::RateLimit;
 use crate::domain::{
     AuctionId, AuctionStatus, BidId, BidOutcome, BidRequest, CreateAuctionRequest, EpochMillis,
     PlacedBid,
 };
+use crate::events::{DomainEvent, EventPublisher};
 use crate::ports::{
     AuctionStore, CancelError, ConnectionStore, CreateAuctionError, PlaceBidError, StoreError,
 };
@@ -33,6 +36,10 @@ pub struct ApiDeps {
     pub connections: Arc<dyn ConnectionStore>,
     /// Token verification.
     pub verifier: TokenVerifier,
+    /// Domain events (bids, creation, cancellation).
+    pub publisher: Arc<dyn EventPublisher>,
+    /// Bids per user per window.
+    pub bid_rate: RateLimit,
 }
 
 /// The role that may create auctions.
@@ -44,6 +51,7 @@ pub struct Problem {
     status: StatusCode,
     code: &'static str,
     detail: String,
+    retry_after_seconds: Option<u32>,
 }
 
 impl Problem {
@@ -52,6 +60,18 @@ impl Problem {
             status,
             code,
             detail: detail.into(),
+            retry_after_seconds: None,
+        }
+    }
+
+    fn rate_limited(retry_after_seconds: u32) -> Self {
+        Self {
+            retry_after_seconds: Some(retry_after_seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RateLimited",
+                "too many bids; retry after the time in Retry-After",
+            )
         }
     }
 
@@ -100,10 +120,14 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => self.retry_after_seconds,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -230,6 +254,14 @@ async fn create_auction(
         }
         Err(CreateAuctionError::Store(e)) => return Err(e.into()),
     }
+    // Nothing is pushed for a creation; the event is for other consumers, so a failure is logged.
+    if let Err(e) = deps
+        .publisher
+        .publish(&[DomainEvent::auction_created(&auction)])
+        .await
+    {
+        tracing::error!(error = ?e, auction_id = %auction.id, "AuctionCreated not published");
+    }
     let body = serde_json::to_value(auction.snapshot(now, 0)).unwrap_or_default();
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -292,7 +324,17 @@ async fn cancel_auction(
         .cancel(&id, &identity.tenant_id, &user_id, now)
         .await
     {
-        Ok(auction) => Ok(Json(snapshot(&deps, &auction, now).await?).into_response()),
+        Ok(auction) => {
+            // The group learns of it through the notifier; the seller has the response already.
+            if let Err(e) = deps
+                .publisher
+                .publish(&[DomainEvent::auction_cancelled(&auction)])
+                .await
+            {
+                tracing::error!(error = ?e, auction_id = %auction.id, "AuctionCancelled not published");
+            }
+            Ok(Json(snapshot(&deps, &auction, now).await?).into_response())
+        }
         Err(CancelError::NotFound) => Err(Problem::not_found()),
         Err(CancelError::NotSeller) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -398,6 +440,25 @@ async fn place_bid(
         .currency
         .parse_json_amount(&price)
         .map_err(|e| Problem::bad_request(format!("bidPrice: {e}")))?;
+    let now = EpochMillis::now();
+    let window_ms = i64::from(deps.bid_rate.window_seconds) * 1000;
+    let window = now.0 / window_ms;
+    if !deps
+        .connections
+        .take_user_token(
+            &identity.tenant_id,
+            &user_id,
+            window,
+            deps.bid_rate.window_seconds,
+            deps.bid_rate.max_calls,
+        )
+        .await?
+    {
+        let left_ms = (window + 1) * window_ms - now.0;
+        return Err(Problem::rate_limited(
+            u32::try_from((left_ms + 999) / 1000).unwrap_or(1),
+        ));
+    }
     let request = BidRequest {
         auction_id: id,
         bid_id,
@@ -405,8 +466,11 @@ async fn place_bid(
         tenant_id: identity.tenant_id,
         bid_price,
     };
-    match deps.auctions.place_bid(&request, EpochMillis::now()).await {
-        Ok(placed) => Ok(bid_response(&placed)),
+    match deps.auctions.place_bid(&request, now).await {
+        Ok(placed) => {
+            announce(&*deps.auctions, &*deps.publisher, &auction, &placed).await;
+            Ok(bid_response(&placed))
+        }
         Err(PlaceBidError::AuctionNotFound) => Err(Problem::not_found()),
         Err(PlaceBidError::WrongTenant) => Err(Problem::new(
             StatusCode::FORBIDDEN,

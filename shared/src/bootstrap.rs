@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use crate::config::{self, ConfigError, StoreConfig};
 use crate::dynamo::{DynamoAuctions, DynamoConnections};
+use crate::events::EventBridgePublisher;
+use crate::fanout::{FanOut, MetricsOutput};
 use crate::push::ApiGatewayPusher;
+use crate::ticker::TickerDeps;
 use crate::ws::WsDeps;
 
 /// JSON logs to stdout (CloudWatch), filtered by `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
@@ -39,11 +42,7 @@ pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
     let endpoint = config::management_endpoint_from_env()?;
     let sdk = sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let management = aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    );
+    let management = management_client(&sdk, endpoint);
     Ok(WsDeps {
         connections: Arc::new(DynamoConnections::new(
             dynamo.clone(),
@@ -63,6 +62,8 @@ pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
 pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
     let stores = StoreConfig::from_env()?;
     let verifier = crate::auth::TokenVerifier::new(config::auth_from_env()?);
+    let bid_rate = config::bid_rate_limit_from_env()?;
+    let bus = config::event_bus_from_env()?;
     let sdk = sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     Ok(crate::api::ApiDeps {
@@ -73,5 +74,79 @@ pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
         )),
         auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
         verifier,
+        publisher: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            bus,
+        )),
+        bid_rate,
+    })
+}
+
+fn management_client(
+    sdk: &aws_config::SdkConfig,
+    endpoint: String,
+) -> aws_sdk_apigatewaymanagement::Client {
+    aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// The notifier's fan-out, from the environment.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or invalid variable.
+pub async fn fanout_from_env() -> Result<FanOut, ConfigError> {
+    let stores = StoreConfig::from_env()?;
+    let endpoint = config::management_endpoint_from_env()?;
+    let concurrency = config::fanout_concurrency_from_env()?;
+    let sdk = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    Ok(FanOut::new(
+        Arc::new(DynamoConnections::new(
+            dynamo,
+            stores.connections_table,
+            stores.membership_shards,
+        )),
+        Arc::new(ApiGatewayPusher::new(management_client(&sdk, endpoint))),
+        concurrency,
+        MetricsOutput::Stdout,
+    ))
+}
+
+/// The price ticker's dependencies, from the environment.
+///
+/// # Errors
+/// [`ConfigError`] naming the missing or invalid variable.
+pub async fn ticker_deps_from_env() -> Result<TickerDeps, ConfigError> {
+    let stores = StoreConfig::from_env()?;
+    let endpoint = config::management_endpoint_from_env()?;
+    let concurrency = config::fanout_concurrency_from_env()?;
+    let bus = config::event_bus_from_env()?;
+    let ticker = config::ticker_from_env()?;
+    let sdk = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let connections = Arc::new(DynamoConnections::new(
+        dynamo.clone(),
+        stores.connections_table,
+        stores.membership_shards,
+    ));
+    let auctions = Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table));
+    Ok(TickerDeps {
+        auctions: auctions.clone(),
+        connections: connections.clone(),
+        lease: auctions,
+        publisher: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            bus,
+        )),
+        fanout: FanOut::new(
+            connections,
+            Arc::new(ApiGatewayPusher::new(management_client(&sdk, endpoint))),
+            concurrency,
+            MetricsOutput::Stdout,
+        ),
+        config: ticker,
     })
 }

@@ -26,6 +26,18 @@ pub mod keys {
     pub const JOIN_RATE_LIMIT: &str = "JOIN_RATE_LIMIT";
     /// The window of that limit in seconds (default 10).
     pub const JOIN_RATE_WINDOW_SECONDS: &str = "JOIN_RATE_WINDOW_SECONDS";
+    /// Bids allowed per user per window (default 10).
+    pub const BID_RATE_LIMIT: &str = "BID_RATE_LIMIT";
+    /// The window of that limit in seconds (default 1).
+    pub const BID_RATE_WINDOW_SECONDS: &str = "BID_RATE_WINDOW_SECONDS";
+    /// The EventBridge bus of the domain events.
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+    /// Seconds between two `PriceUpdated` of one auction (default 5).
+    pub const PRICE_UPDATE_INTERVAL_SECONDS: &str = "PRICE_UPDATE_INTERVAL_SECONDS";
+    /// Seconds between two `ViewerCountUpdated` of one auction (default 5).
+    pub const VIEWER_COUNT_INTERVAL_SECONDS: &str = "VIEWER_COUNT_INTERVAL_SECONDS";
+    /// `PostToConnection` calls in flight per fan-out (default 256).
+    pub const FANOUT_CONCURRENCY: &str = "FANOUT_CONCURRENCY";
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub const WEBSOCKET_MANAGEMENT_ENDPOINT: &str = "WEBSOCKET_MANAGEMENT_ENDPOINT";
 }
@@ -167,23 +179,97 @@ pub fn local_auth() -> AuthConfig {
     }
 }
 
+/// The default per-user bid limit: ten bids a second.
+pub const DEFAULT_BID_RATE: RateLimit = RateLimit {
+    max_calls: 10,
+    window_seconds: 1,
+};
+
+fn rate_limit_from_env(
+    limit_key: &'static str,
+    window_key: &'static str,
+    defaults: RateLimit,
+) -> Result<RateLimit, ConfigError> {
+    let limit = RateLimit {
+        max_calls: parsed(limit_key, defaults.max_calls)?,
+        window_seconds: parsed(window_key, defaults.window_seconds)?,
+    };
+    if limit.max_calls == 0 || limit.window_seconds == 0 {
+        return Err(ConfigError::Invalid {
+            key: limit_key,
+            reason: "limit and window must be positive".into(),
+        });
+    }
+    Ok(limit)
+}
+
 /// Reads the Join/Leave rate limit from the environment.
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
 pub fn join_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
-    let defaults = RateLimit::default();
-    let limit = RateLimit {
-        max_calls: parsed(keys::JOIN_RATE_LIMIT, defaults.max_calls)?,
-        window_seconds: parsed(keys::JOIN_RATE_WINDOW_SECONDS, defaults.window_seconds)?,
+    rate_limit_from_env(
+        keys::JOIN_RATE_LIMIT,
+        keys::JOIN_RATE_WINDOW_SECONDS,
+        RateLimit::default(),
+    )
+}
+
+/// Reads the per-user bid rate limit from the environment.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a value that is not a positive number.
+pub fn bid_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
+    rate_limit_from_env(
+        keys::BID_RATE_LIMIT,
+        keys::BID_RATE_WINDOW_SECONDS,
+        DEFAULT_BID_RATE,
+    )
+}
+
+/// Reads the event bus name.
+///
+/// # Errors
+/// [`ConfigError::Missing`].
+pub fn event_bus_from_env() -> Result<String, ConfigError> {
+    required(keys::EVENT_BUS_NAME)
+}
+
+/// Reads the ticker's intervals.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
+pub fn ticker_from_env() -> Result<crate::ticker::TickerConfig, ConfigError> {
+    let seconds = |key: &'static str| -> Result<std::time::Duration, ConfigError> {
+        let value: u32 = parsed(key, 5)?;
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(std::time::Duration::from_secs(u64::from(value)))
     };
-    if limit.max_calls == 0 || limit.window_seconds == 0 {
+    Ok(crate::ticker::TickerConfig {
+        price_update_interval: seconds(keys::PRICE_UPDATE_INTERVAL_SECONDS)?,
+        viewer_count_interval: seconds(keys::VIEWER_COUNT_INTERVAL_SECONDS)?,
+        ..crate::ticker::TickerConfig::default()
+    })
+}
+
+/// Reads the fan-out concurrency.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a value that is not a positive number.
+pub fn fanout_concurrency_from_env() -> Result<usize, ConfigError> {
+    let value = parsed(keys::FANOUT_CONCURRENCY, crate::fanout::DEFAULT_CONCURRENCY)?;
+    if value == 0 {
         return Err(ConfigError::Invalid {
-            key: keys::JOIN_RATE_LIMIT,
-            reason: "limit and window must be positive".into(),
+            key: keys::FANOUT_CONCURRENCY,
+            reason: "must be at least 1".into(),
         });
     }
-    Ok(limit)
+    Ok(value)
 }
 
 /// Reads the management endpoint.

@@ -108,7 +108,19 @@ impl FanOut {
     /// # Errors
     /// [`StoreError`] when the recipients could not be read; posts to those read before the
     /// failure were made.
-    pub async fn send(
+    pub fn send<'a>(
+        &'a self,
+        frame: &'a str,
+        audience: &'a Audience,
+        payload: &'a str,
+        now: EpochMillis,
+    ) -> futures::future::BoxFuture<'a, Result<FanOutReport, StoreError>> {
+        // Boxed: the stream combinators' closures borrow, and a concrete `Send` future here keeps
+        // callers (the Lambda runtime, the local invoker) free of higher-ranked lifetime errors.
+        Box::pin(self.send_inner(frame, audience, payload, now))
+    }
+
+    async fn send_inner(
         &self,
         frame: &str,
         audience: &Audience,

@@ -169,11 +169,8 @@ impl TickerDeps {
     /// [`StoreError`] when the lease cannot be read or written at all.
     pub async fn run(&self, deadline: Instant) -> Result<RunReport, StoreError> {
         let started = Instant::now();
-        let stop_at = (started + self.config.run_for).min(
-            deadline
-                .checked_sub(DEADLINE_MARGIN)
-                .unwrap_or(started),
-        );
+        let stop_at = (started + self.config.run_for)
+            .min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
         let owner = uuid::Uuid::new_v4().to_string();
         let mut report = RunReport::default();
 
@@ -244,18 +241,23 @@ impl TickerDeps {
             .auctions
             .retain(|id, _| live.iter().any(|a| a.id.as_str() == id));
 
-        let outcomes: Vec<(String, PushState, Outcome)> =
-            futures::stream::iter(live.iter().map(|auction| {
+        // Boxed futures: a concrete `Send` type keeps the runtime's `Send` checks simple.
+        let work: Vec<futures::future::BoxFuture<'_, (String, PushState, Outcome)>> = live
+            .iter()
+            .map(|auction| {
                 let previous = state
                     .auctions
                     .get(auction.id.as_str())
                     .cloned()
                     .unwrap_or_default();
-                async move {
+                let fut: futures::future::BoxFuture<'_, _> = Box::pin(async move {
                     let (next, outcome) = self.tick_auction(auction, previous, now).await;
                     (auction.id.as_str().to_owned(), next, outcome)
-                }
-            }))
+                });
+                fut
+            })
+            .collect();
+        let outcomes: Vec<(String, PushState, Outcome)> = futures::stream::iter(work)
             .buffer_unordered(self.config.auction_concurrency.max(1))
             .collect()
             .await;
@@ -375,7 +377,10 @@ impl TickerDeps {
     ) -> bool {
         let interval_ms =
             i64::try_from(self.config.viewer_count_interval.as_millis()).unwrap_or(i64::MAX);
-        if push.viewers_read_at.is_some_and(|at| now.0 - at < interval_ms) {
+        if push
+            .viewers_read_at
+            .is_some_and(|at| now.0 - at < interval_ms)
+        {
             return false;
         }
         let count = match self.connections.viewer_count(&auction.id, now).await {
@@ -467,8 +472,14 @@ mod tests {
         assert!(price_push_due(&state, 100, EpochMillis(0), FIVE, false));
         state.price = Some(100);
         state.price_at = Some(0);
-        assert!(!price_push_due(&state, 100, EpochMillis(9_000), FIVE, false), "unchanged");
-        assert!(!price_push_due(&state, 99, EpochMillis(4_999), FIVE, false), "throttled");
+        assert!(
+            !price_push_due(&state, 100, EpochMillis(9_000), FIVE, false),
+            "unchanged"
+        );
+        assert!(
+            !price_push_due(&state, 99, EpochMillis(4_999), FIVE, false),
+            "throttled"
+        );
         assert!(price_push_due(&state, 99, EpochMillis(5_000), FIVE, false));
     }
 

@@ -567,7 +567,10 @@ impl ConnectionStore for DynamoConnections {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Item::from([
-                (PK.to_owned(), s(format!("RATE#{}", user_key(tenant_id, user_id)))),
+                (
+                    PK.to_owned(),
+                    s(format!("RATE#{}", user_key(tenant_id, user_id))),
+                ),
                 (SK.to_owned(), s(format!("WINDOW#{window}"))),
             ])))
             .update_expression("ADD calls :one SET #expires = :expires")
