@@ -50,17 +50,30 @@ async fn the_binary_serves_the_demo_auction() {
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let join = format!(r#"{{"action":"JoinAuction","auctionId":"{auction_id}"}}"#);
     socket.send(Message::Text(join.into())).await.unwrap();
-    let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let frame: serde_json::Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    let mut next_frame = async || {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(frame.to_text().unwrap()).unwrap()
+    };
+    // The ticker's broadcasts may arrive around the join's answer.
+    let mut frame = next_frame().await;
+    while frame["type"] == "PriceUpdated" || frame["type"] == "ViewerCountUpdated" {
+        frame = next_frame().await;
+    }
     assert_eq!(frame["type"], "AuctionState");
     assert_eq!(frame["data"]["auctionId"], auction_id);
     assert_eq!(frame["data"]["tenantId"], "public");
     assert_eq!(frame["data"]["status"], "Active");
     assert_eq!(frame["data"]["dropIntervalSeconds"], 1);
+    // The schedule runs the price ticker: the falling price arrives within a couple of seconds.
+    let mut frame = next_frame().await;
+    while frame["type"] != "PriceUpdated" {
+        frame = next_frame().await;
+    }
+    assert_eq!(frame["data"]["auctionId"], auction_id);
 
     let token = std::process::Command::new(env!("CARGO_BIN_EXE_auction-local"))
         .args([

@@ -125,17 +125,25 @@ impl Client {
             .await;
     }
 
-    /// The next text frame as JSON, skipping pings.
-    pub async fn next_frame(&mut self) -> Value {
+    /// The next text frame as JSON, skipping pings but not the ticker's broadcasts.
+    pub async fn next_any(&mut self) -> Value {
+        self.next_any_within(FRAME_TIMEOUT)
+            .await
+            .expect("a frame arrives in time")
+    }
+
+    /// The next text frame within `wait`, or `None`.
+    pub async fn next_any_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
-                .expect("a frame arrives in time")
+                .ok()?
                 .expect("the socket is open")
                 .expect("the frame is valid");
             match message {
                 Message::Text(text) => {
-                    return serde_json::from_str(text.as_str()).expect("frames are JSON");
+                    return Some(serde_json::from_str(text.as_str()).expect("frames are JSON"));
                 }
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("expected a text frame, got {other:?}"),
@@ -143,14 +151,36 @@ impl Client {
         }
     }
 
+    /// The next frame that is not one of the ticker's periodic broadcasts (`PriceUpdated`,
+    /// `ViewerCountUpdated`), which may interleave with anything.
+    pub async fn next_frame(&mut self) -> Value {
+        loop {
+            let frame = self.next_any().await;
+            if !is_periodic(&frame) {
+                return frame;
+            }
+        }
+    }
+
     /// The next frame of `kind`, skipping others (e.g. broadcasts).
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
-            let frame = self.next_frame().await;
+            let frame = self.next_any().await;
             if frame["type"] == kind {
                 return frame;
             }
         }
+    }
+
+    /// Every frame that is not periodic arriving until `quiet` passes without one.
+    pub async fn drain_events(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next_any_within(quiet).await {
+            if !is_periodic(&frame) {
+                frames.push(frame);
+            }
+        }
+        frames
     }
 
     /// Joins and returns the `AuctionState` frame's data.
@@ -174,6 +204,34 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether a frame is one of the ticker's periodic broadcasts.
+pub fn is_periodic(frame: &Value) -> bool {
+    frame["type"] == "PriceUpdated" || frame["type"] == "ViewerCountUpdated"
+}
+
+/// POSTs a bid and returns the status and the JSON body.
+pub async fn bid(
+    http: &reqwest::Client,
+    stack: &Running,
+    token: Option<&str>,
+    auction_id: &str,
+    body: Value,
+) -> (u16, Value) {
+    let mut request = http
+        .post(format!(
+            "{}/api/auctions/{auction_id}/bids",
+            stack.http_url()
+        ))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
 }
 
 /// Waits until `check` holds, polling for up to five seconds.

@@ -1,0 +1,553 @@
+//! The whole auction flow end to end through `auction-local` (issue 4): the ticker's prices and
+//! viewer counts, bids over HTTP, domain events on the local EventBridge, and the notifier's
+//! pushes, all over real sockets.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+use shared::domain::{Connection, CreateAuctionRequest, EpochMillis};
+use tests::{Client, LocalConfig, Running, bid, create_auction, eventually, start_with, token};
+
+fn flow_config() -> LocalConfig {
+    LocalConfig {
+        price_update_interval_seconds: 2,
+        viewer_count_interval_seconds: 1,
+        ..LocalConfig::default()
+    }
+}
+
+/// Creates an auction of `tenant` from a create body, through the store.
+async fn create_from(stack: &Running, tenant: &str, body: Value) -> shared::domain::Auction {
+    let auction = serde_json::from_value::<CreateAuctionRequest>(body)
+        .unwrap()
+        .validate(tenant, "seller-1", EpochMillis::now())
+        .unwrap();
+    stack.deps.auctions.create(&auction).await.unwrap();
+    auction
+}
+
+fn price(frame: &Value) -> f64 {
+    frame["data"]["currentPrice"].as_f64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_see_the_price_fall_at_most_once_per_interval() {
+    let stack = start_with(flow_config()).await;
+    let auction = create_auction(&stack, "acme", 3).await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    viewer.join_and_state(auction.id.as_str()).await;
+    let joined = Instant::now();
+
+    let mut updates = Vec::new();
+    while updates.len() < 4 {
+        let frame = viewer.next_of("PriceUpdated").await;
+        if updates.is_empty() {
+            assert!(
+                joined.elapsed() <= Duration::from_secs(3),
+                "the first PriceUpdated arrives within the interval + 1 s, after {:?}",
+                joined.elapsed()
+            );
+        }
+        updates.push(frame);
+    }
+    for frame in &updates {
+        assert_eq!(frame["data"]["auctionId"], auction.id.as_str());
+        assert_eq!(frame["data"]["currency"], "EUR");
+        assert!(frame["data"]["dropsRemaining"].is_i64());
+    }
+    for pair in updates.windows(2) {
+        assert!(
+            price(&pair[1]) < price(&pair[0]),
+            "each price is lower: {pair:?}"
+        );
+        let gap = pair[1]["sentAt"].as_i64().unwrap() - pair[0]["sentAt"].as_i64().unwrap();
+        assert!(gap >= 2_000, "never two within the 2 s interval: {gap} ms");
+        assert!(
+            pair[1]["data"]["dropsRemaining"].as_i64() < pair[0]["data"]["dropsRemaining"].as_i64()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_price_is_pushed_before_the_auction_ends_floor_reached() {
+    // A 5 s throttle, but the price falls 3 → 1 in two seconds and the auction ends a second later:
+    // the last change is never swallowed.
+    let stack = start_with(LocalConfig {
+        price_update_interval_seconds: 5,
+        ..LocalConfig::default()
+    })
+    .await;
+    let auction = create_from(
+        &stack,
+        "acme",
+        json!({"title": "Short", "currency": "EUR", "startPrice": 3, "floorPrice": 1,
+               "priceDrop": 1, "dropIntervalSeconds": 1, "totalItems": 2}),
+    )
+    .await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    viewer.join_and_state(auction.id.as_str()).await;
+
+    let mut last_price = None;
+    let ended = loop {
+        let frame = viewer.next_any().await;
+        match frame["type"].as_str() {
+            Some("PriceUpdated") => last_price = Some(frame),
+            Some("AuctionEnded") => break frame,
+            _ => {}
+        }
+    };
+    assert_eq!(ended["data"]["reason"], "FloorReached");
+    let last_price = last_price.expect("a PriceUpdated came before the end");
+    assert_eq!(
+        price(&last_price),
+        1.0,
+        "the floor price was pushed: {last_price}"
+    );
+    assert_eq!(last_price["data"]["dropsRemaining"], 0);
+
+    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.ending.map(|e| e.reason.as_str()),
+        Some("FloorReached"),
+        "the ticker recorded the end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_reaches_every_buyer_tab_and_the_rest_of_the_group() {
+    let stack = start_with(flow_config()).await;
+    let http = reqwest::Client::new();
+    let auction = create_auction(&stack, "acme", 2).await;
+    let other = create_auction(&stack, "acme", 2).await;
+    let id = auction.id.as_str();
+    let buyer_token = token("buyer", "acme", &[]);
+
+    let mut tab1 = Client::connect(&stack, Some(&buyer_token)).await;
+    let mut tab2 = Client::connect(&stack, Some(&buyer_token)).await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    for client in [&mut tab1, &mut tab2, &mut viewer] {
+        client.join_and_state(id).await;
+    }
+
+    // The buyer wins the first item.
+    let (status, won) = bid(
+        &http,
+        &stack,
+        Some(&buyer_token),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{won}");
+    assert_eq!(won["status"], "Accepted");
+    assert!(won["reservationId"].is_string() && won["expiresAt"].is_string());
+    for tab in [&mut tab1, &mut tab2] {
+        let frame = tab.next_frame().await;
+        assert_eq!(frame["type"], "BidAccepted", "{frame}");
+        assert_eq!(frame["data"]["bidId"], won["bidId"]);
+        assert_eq!(frame["data"]["reservationId"], won["reservationId"]);
+        assert_eq!(frame["data"]["winningPrice"], won["winningPrice"]);
+        assert_eq!(frame["data"]["expiresAt"], won["expiresAt"]);
+    }
+    let sold = viewer.next_frame().await;
+    assert_eq!(sold["type"], "ItemSold", "{sold}");
+    assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 1}));
+
+    // A bid below the price loses, and the bidder hears of it on every tab.
+    let (status, lost) = bid(
+        &http,
+        &stack,
+        Some(&buyer_token),
+        other.id.as_str(),
+        json!({"bidPrice": 1}),
+    )
+    .await;
+    assert_eq!(status, 409, "{lost}");
+    assert_eq!(lost["reason"], "PriceTooLow");
+    for tab in [&mut tab1, &mut tab2] {
+        let frame = tab.next_frame().await;
+        assert_eq!(frame["type"], "BidRejected", "{frame}");
+        assert_eq!(frame["data"]["reason"], "PriceTooLow");
+        assert_eq!(frame["data"]["bidId"], lost["bidId"]);
+        assert_eq!(frame["data"]["auctionId"], other.id.as_str());
+        assert!(frame["data"]["currentPrice"].as_f64().unwrap() > 1.0);
+    }
+
+    // Someone without a socket buys the last item: everyone sees it sold, then the end.
+    let (status, last) = bid(
+        &http,
+        &stack,
+        Some(&token("other-buyer", "acme", &[])),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{last}");
+    for client in [&mut tab1, &mut tab2, &mut viewer] {
+        let mut frames = client.drain_events(Duration::from_millis(1500)).await;
+        frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
+        let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+        assert_eq!(kinds, ["AuctionEnded", "ItemSold"], "{frames:?}");
+        assert_eq!(
+            frames[0]["data"],
+            json!({"auctionId": id, "reason": "SoldOut"})
+        );
+        assert_eq!(
+            frames[1]["data"],
+            json!({"auctionId": id, "remainingItems": 0})
+        );
+    }
+    assert!(stack.bus.dead_letters().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_storm_sells_exactly_the_stock_and_tells_exactly_the_winners() {
+    let stack = start_with(flow_config()).await;
+    let http = reqwest::Client::new();
+    let auction = create_auction(&stack, "acme", 10).await;
+    let id = auction.id.as_str().to_owned();
+
+    let users: Vec<String> = (0..50).map(|i| format!("user-{i}")).collect();
+    let mut sockets = Vec::new();
+    for user in &users {
+        let mut client = Client::connect(&stack, Some(&token(user, "acme", &[]))).await;
+        client.join_and_state(&id).await;
+        sockets.push(client);
+    }
+    let mut watcher = Client::connect(&stack, Some(&token("watcher", "acme", &[]))).await;
+    watcher.join_and_state(&id).await;
+
+    let tokens: Vec<String> = users.iter().map(|u| token(u, "acme", &[])).collect();
+    let bids = (0..300).map(|i| {
+        let (http, stack, id) = (&http, &stack, &id);
+        let token = tokens[i % 50].clone();
+        async move { bid(http, stack, Some(&token), id, json!({"bidPrice": 100})).await }
+    });
+    let results = join_all(bids).await;
+    let accepted = results.iter().filter(|(s, _)| *s == 201).count();
+    let rejected = results.iter().filter(|(s, _)| *s == 409).count();
+    assert_eq!((accepted, rejected), (10, 290), "exactly the stock is sold");
+    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    assert_eq!(stored.remaining_items, 0);
+
+    // Every socket's events: exactly ten BidAccepted across the bidders, matching the 201s.
+    let mut accepted_frames = 0;
+    let mut rejected_frames = 0;
+    for client in &mut sockets {
+        for frame in client.drain_events(Duration::from_millis(1500)).await {
+            match frame["type"].as_str() {
+                Some("BidAccepted") => accepted_frames += 1,
+                Some("BidRejected") => rejected_frames += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(accepted_frames, 10);
+    assert_eq!(rejected_frames, 290);
+    let watched = watcher.drain_events(Duration::from_millis(500)).await;
+    let sold: Vec<&Value> = watched.iter().filter(|f| f["type"] == "ItemSold").collect();
+    assert_eq!(sold.len(), 10, "one ItemSold per sale: {watched:?}");
+    assert!(sold.iter().any(|f| f["data"]["remainingItems"] == 0));
+    let ended: Vec<&Value> = watched
+        .iter()
+        .filter(|f| f["type"] == "AuctionEnded")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert!(stack.bus.dead_letters().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_never_broadcast_and_the_count_arrives_coalesced() {
+    let stack = start_with(LocalConfig {
+        viewer_count_interval_seconds: 2,
+        ..flow_config()
+    })
+    .await;
+    let auction = create_auction(&stack, "public", 3).await;
+    let id = auction.id.as_str();
+    let mut observer = Client::connect(&stack, None).await;
+    observer.join_and_state(id).await;
+    let started = Instant::now();
+
+    let mut viewers = Vec::new();
+    for _ in 0..499 {
+        let mut viewer = Client::connect(&stack, None).await;
+        viewer.join(id).await;
+        viewers.push(viewer);
+    }
+    for viewer in &mut viewers {
+        viewer.next_of("AuctionState").await;
+    }
+    // 500 members now; counts come at most every 2 s, whatever the join rate.
+    let mut counts = Vec::new();
+    loop {
+        let frame = observer.next_of("ViewerCountUpdated").await;
+        counts.push(frame.clone());
+        if frame["data"]["activeViewers"] == 500 {
+            break;
+        }
+    }
+    let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap();
+    assert!(
+        i64::try_from(counts.len()).unwrap() <= elapsed_ms / 2_000 + 1,
+        "coalesced: {} counts in {elapsed_ms} ms",
+        counts.len()
+    );
+
+    // One more join: nothing reaches the group until the next coalesced count, which says 501.
+    let mut late = Client::connect(&stack, None).await;
+    late.join_and_state(id).await;
+    let next = loop {
+        let frame = observer.next_any().await;
+        assert!(
+            frame["type"] == "PriceUpdated" || frame["type"] == "ViewerCountUpdated",
+            "a join broadcasts nothing: {frame}"
+        );
+        if frame["type"] == "ViewerCountUpdated" {
+            break frame;
+        }
+    };
+    assert_eq!(next["data"]["activeViewers"], 501);
+    let gap = next["sentAt"].as_i64().unwrap() - counts.last().unwrap()["sentAt"].as_i64().unwrap();
+    assert!(
+        gap >= 2_000,
+        "never two counts within the interval: {gap} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast() {
+    let stack = start_with(flow_config()).await;
+    let auction = create_auction(&stack, "acme", 3).await;
+    let mut observer = Client::connect(&stack, Some(&token("observer", "acme", &[]))).await;
+    observer.join_and_state(auction.id.as_str()).await;
+
+    // A viewer whose socket died without a close frame and whose $disconnect never ran: its rows
+    // are still in the store, but the gateway no longer knows it (API Gateway answers 410).
+    let ghost = Connection::new(
+        "R2hvc3RDb25uPQ=",
+        Some("ghost".into()),
+        "acme",
+        vec![],
+        EpochMillis::now(),
+    );
+    stack.deps.connections.put(&ghost).await.unwrap();
+    stack
+        .deps
+        .connections
+        .join(&ghost, &auction.id, EpochMillis::now())
+        .await
+        .unwrap();
+    // And one killed for real: the TCP stream dropped without a close frame.
+    let mut killed = Client::connect(&stack, Some(&token("killed", "acme", &[]))).await;
+    killed.join_and_state(auction.id.as_str()).await;
+    drop(killed);
+
+    let connections = stack.deps.connections.clone();
+    let auction_id = auction.id.clone();
+    eventually("the next broadcasts remove the dead viewers", || {
+        let connections = connections.clone();
+        let auction_id = auction_id.clone();
+        async move {
+            connections
+                .viewer_count(&auction_id, EpochMillis::now())
+                .await
+                .unwrap()
+                == 1
+        }
+    })
+    .await;
+    assert!(
+        stack
+            .deps
+            .connections
+            .get("R2hvc3RDb25uPQ=", EpochMillis::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "the 410 removed the stale connection"
+    );
+    // Counts sent before the removal may be queued; the corrected one follows them.
+    loop {
+        let count = observer.next_of("ViewerCountUpdated").await;
+        if count["data"]["activeViewers"] == 1 {
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_over_the_bid_rate_gets_429_with_retry_after_and_nothing_changes() {
+    let stack = start_with(LocalConfig {
+        bid_rate: shared::config::RateLimit {
+            max_calls: 3,
+            window_seconds: 60,
+        },
+        ..flow_config()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let auction = create_auction(&stack, "acme", 10).await;
+    let bidder = token("eager", "acme", &[]);
+    let url = format!(
+        "{}/api/auctions/{}/bids",
+        stack.http_url(),
+        auction.id.as_str()
+    );
+    for _ in 0..3 {
+        let response = http
+            .post(&url)
+            .bearer_auth(&bidder)
+            .json(&json!({"bidPrice": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 409);
+    }
+    let response = http
+        .post(&url)
+        .bearer_auth(&bidder)
+        .json(&json!({"bidPrice": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "RateLimited");
+    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    assert_eq!(stored.remaining_items, 10, "a refused bid takes nothing");
+
+    // Another user is not affected.
+    let (status, _) = bid(
+        &http,
+        &stack,
+        Some(&token("calm", "acme", &[])),
+        auction.id.as_str(),
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_bus_answers_put_events_like_eventbridge() {
+    let stack = start_with(flow_config()).await;
+    let client = aws_sdk_eventbridge::Client::new(&local::local_sdk_config(&stack.http_url()));
+    let entry = |bus: &str| {
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(infra::bus::EVENT_SOURCE)
+            .detail_type("AuctionCreated")
+            .detail(r#"{"tenantId":"t","auctionId":"a","sellerId":"s","title":"x","startsAtMs":1}"#)
+            .build()
+    };
+    let output = client
+        .put_events()
+        .entries(entry(local::EVENT_BUS))
+        .entries(entry("no-such-bus"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(output.failed_entry_count(), 1);
+    assert!(output.entries()[0].event_id().is_some());
+    assert_eq!(
+        output.entries()[1].error_code(),
+        Some("ResourceNotFoundException")
+    );
+
+    let eleven = (0..11).map(|_| entry(local::EVENT_BUS)).collect::<Vec<_>>();
+    let error = client
+        .put_events()
+        .set_entries(Some(eleven))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_eventbridge::error::ProvideErrorMetadata::code(&error),
+        Some("ValidationException")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone() {
+    let stack = start_with(flow_config()).await;
+    let auction = create_auction(&stack, "acme", 3).await;
+    let id = auction.id.as_str();
+    let buyer_token = token("buyer", "acme", &[]);
+    let mut buyer = Client::connect(&stack, Some(&buyer_token)).await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    buyer.join_and_state(id).await;
+    viewer.join_and_state(id).await;
+
+    // An HTTP API whose bus is unreachable: the bid commits, its PutEvents fails for real.
+    let deps = shared::api::ApiDeps {
+        auctions: stack.deps.auctions.clone(),
+        connections: stack.deps.connections.clone(),
+        verifier: shared::auth::TokenVerifier::new(shared::config::local_auth()),
+        publisher: std::sync::Arc::new(shared::events::EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&local::local_sdk_config("http://127.0.0.1:9")),
+            local::EVENT_BUS,
+        )),
+        bid_rate: shared::config::DEFAULT_BID_RATE,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broken = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, shared::api::router(deps))
+            .await
+            .unwrap();
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{broken}/api/auctions/{id}/bids"))
+        .bearer_auth(&buyer_token)
+        .json(&json!({"bidPrice": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let won: Value = response.json().await.unwrap();
+
+    // The ticker's outbox sweep publishes it from the stored bid a few seconds later.
+    let wait = Duration::from_secs(12);
+    let accepted = loop {
+        let frame = buyer
+            .next_any_within(wait)
+            .await
+            .expect("BidAccepted arrives");
+        if frame["type"] == "BidAccepted" {
+            break frame;
+        }
+    };
+    assert_eq!(accepted["data"]["bidId"], won["bidId"]);
+    assert_eq!(accepted["data"]["reservationId"], won["reservationId"]);
+    let sold = loop {
+        let frame = viewer
+            .next_any_within(wait)
+            .await
+            .expect("ItemSold arrives");
+        if frame["type"] == "ItemSold" {
+            break frame;
+        }
+    };
+    assert_eq!(sold["data"]["remainingItems"], 2);
+    let bid_id = shared::domain::BidId::parse(won["bidId"].as_str().unwrap()).unwrap();
+    let pending = stack
+        .deps
+        .auctions
+        .pending_notices(EpochMillis::now().plus_seconds(60), 10)
+        .await
+        .unwrap();
+    assert!(
+        pending.iter().all(|p| p.bid.bid_id != bid_id),
+        "the outbox entry is cleared once published"
+    );
+}
