@@ -40,6 +40,7 @@ pub struct LocalEventBridge {
     invoker: Arc<dyn Invoker>,
     invocations: Arc<Semaphore>,
     dead_letters: Mutex<Vec<Value>>,
+    stats: Arc<crate::stats::Stats>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,7 +76,11 @@ impl LocalEventBridge {
     /// # Panics
     /// Never in practice: the rule's pattern is a constant that the tests parse.
     #[must_use]
-    pub fn new(bus_name: impl Into<String>, invoker: Arc<dyn Invoker>) -> Arc<Self> {
+    pub fn new(
+        bus_name: impl Into<String>,
+        invoker: Arc<dyn Invoker>,
+        stats: Arc<crate::stats::Stats>,
+    ) -> Arc<Self> {
         let mut rules = Quamina::new();
         rules
             .add_pattern(NOTIFIER_RULE_LOGICAL_ID.to_owned(), &notifier_pattern())
@@ -86,6 +91,7 @@ impl LocalEventBridge {
             invoker,
             invocations: Arc::new(Semaphore::new(MAX_CONCURRENT_INVOCATIONS)),
             dead_letters: Mutex::new(Vec::new()),
+            stats,
         })
     }
 
@@ -238,6 +244,10 @@ pub async fn put_events(
             "Total size of the entries in the request is over the limit.",
         );
     }
+    bus.stats.put_events_entries.fetch_add(
+        u64::try_from(request.entries.len()).unwrap_or(0),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut results = Vec::with_capacity(request.entries.len());
     let mut failed = 0;
     for entry in request.entries {

@@ -81,6 +81,7 @@ pub struct Gateway {
     live: RwLock<HashMap<String, Arc<Live>>>,
     limits: Limits,
     domain_name: String,
+    stats: Arc<crate::stats::Stats>,
 }
 
 const STAGE: &str = "local";
@@ -135,13 +136,20 @@ fn headers_json(headers: &HeaderMap) -> (Value, Value) {
 }
 
 impl Gateway {
-    /// A gateway invoking functions through `invoker`, reachable at `domain_name` (host:port).
-    pub fn new(invoker: Arc<dyn Invoker>, limits: Limits, domain_name: String) -> Arc<Self> {
+    /// A gateway invoking functions through `invoker`, reachable at `domain_name` (host:port),
+    /// counting `PostToConnection` calls in `stats`.
+    pub fn new(
+        invoker: Arc<dyn Invoker>,
+        limits: Limits,
+        domain_name: String,
+        stats: Arc<crate::stats::Stats>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             invoker,
             live: RwLock::new(HashMap::new()),
             limits,
             domain_name,
+            stats,
         })
     }
 
@@ -517,6 +525,10 @@ async fn post_to_connection(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    gateway
+        .stats
+        .post_to_connection
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if body.len() > MAX_MESSAGE_BYTES {
         let mut response = (
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -9,6 +9,7 @@ pub mod eventbridge;
 pub mod gateway;
 pub mod http_api;
 pub mod invoke;
+pub mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -219,6 +220,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             (Some(engine), client)
         }
     };
+    let stats = Arc::new(stats::Stats::default());
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        dynamo
+            .config()
+            .to_builder()
+            .interceptor(stats::CountDynamoRequests(Arc::clone(&stats)))
+            .build(),
+    );
     CONNECTIONS.create(&dynamo, CONNECTIONS_TABLE).await?;
     AUCTIONS.create(&dynamo, AUCTIONS_TABLE).await?;
 
@@ -266,8 +275,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         ticker,
         ticker_timeout: TICKER_TIMEOUT,
     });
-    let gateway = gateway::Gateway::new(Arc::clone(&invoker), config.limits, addr.to_string());
-    let bus = eventbridge::LocalEventBridge::new(EVENT_BUS, Arc::clone(&invoker));
+    let gateway = gateway::Gateway::new(
+        Arc::clone(&invoker),
+        config.limits,
+        addr.to_string(),
+        Arc::clone(&stats),
+    );
+    let bus =
+        eventbridge::LocalEventBridge::new(EVENT_BUS, Arc::clone(&invoker), Arc::clone(&stats));
     let api_deps = shared::api::ApiDeps {
         auctions,
         connections,
@@ -286,9 +301,13 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let bus_routes = axum::Router::new()
         .route("/", axum::routing::post(eventbridge::put_events))
         .with_state(Arc::clone(&bus));
+    let stats_routes = axum::Router::new()
+        .route("/_local/stats", axum::routing::get(stats::serve))
+        .with_state(Arc::clone(&stats));
     let app = gateway::routes(Arc::clone(&gateway))
         .merge(api_routes)
-        .merge(bus_routes);
+        .merge(bus_routes)
+        .merge(stats_routes);
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -1,0 +1,203 @@
+//! The price ticker's fan-out through `auction-local` (issue 4), printing figures for
+//! `docs/performance.md`:
+//!
+//! 1. `PriceUpdated` to N viewers of one auction: from the tick (the frame's `sentAt`, stamped
+//!    before the fan-out starts) to each client's receipt, p50/p99/last per push. The ticker runs
+//!    in `auction-local` exactly as the `price-ticker` function: members read from the store,
+//!    one `PostToConnection` per viewer through `aws-sdk-apigatewaymanagement`.
+//! 2. `PostToConnection` calls and DynamoDB requests per viewer-minute, read from
+//!    `auction-local`'s counters, while the N viewers join and during one idle minute, next to
+//!    what the seed's naive design would need for the same traffic.
+//!
+//! Run: `cargo build --release -p local -p tests --bins && ulimit -n 30000 &&
+//! target/release/bench-fanout [viewers] [pushes]`. `BENCH_SHARDS` sets membership shards.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tests::bench::{percentile, spawn_local};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+fn epoch_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn per_viewer_minute(count: u64, viewers: usize, elapsed: Duration) -> f64 {
+    count as f64 / viewers as f64 / (elapsed.as_secs_f64() / 60.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let viewers = args.first().copied().unwrap_or(10_000);
+    let pushes = args.get(1).copied().unwrap_or(6);
+    let shards = std::env::var("BENCH_SHARDS").unwrap_or_else(|_| "1".into());
+    let local = spawn_local(&[
+        "--price-update-interval",
+        "5",
+        "--viewer-count-interval",
+        "5",
+        "--membership-shards",
+        &shards,
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let seller = tests::token("seller", "public", &["seller"]);
+    let auction: Value = http
+        .post(format!("{}/api/auctions", local.base))
+        .bearer_auth(&seller)
+        .json(
+            &json!({"title": "Fan-out", "currency": "EUR", "startPrice": 100000,
+                      "floorPrice": 1, "priceDrop": 1, "dropIntervalSeconds": 1,
+                      "totalItems": 10}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = auction["auctionId"].as_str().unwrap().to_owned();
+
+    // Connect and join, 200 at a time; each client reports (sentAt, receivedAt) of PriceUpdated.
+    let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel::<(i64, i64)>();
+    let join = json!({"action": "JoinAuction", "auctionId": id}).to_string();
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = 4096;
+    config.write_buffer_size = 0;
+    let stats_start = local.stats(&http).await;
+    let joining = Instant::now();
+    let ws_url = local.ws_url();
+    futures::stream::iter(0..viewers)
+        .map(|_| {
+            let (ws_url, join, arrivals_tx) = (ws_url.clone(), join.clone(), arrivals_tx.clone());
+            async move {
+                let (mut socket, _) =
+                    tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false)
+                        .await
+                        .unwrap();
+                socket.send(Message::Text(join.into())).await.unwrap();
+                tokio::spawn(async move {
+                    while let Some(Ok(frame)) = socket.next().await {
+                        let Ok(text) = frame.to_text() else { continue };
+                        if !text.contains("\"PriceUpdated\"") {
+                            continue;
+                        }
+                        let received = epoch_ms();
+                        let frame: Value = serde_json::from_str(text).unwrap();
+                        let _ = arrivals_tx.send((frame["sentAt"].as_i64().unwrap(), received));
+                    }
+                });
+            }
+        })
+        .buffer_unordered(200)
+        .collect::<Vec<()>>()
+        .await;
+    let join_elapsed = joining.elapsed();
+    // Let the last joins' AuctionState and a count push settle.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let join_window = joining.elapsed();
+    let stats_joined = local.stats(&http).await;
+    println!("{viewers} viewers joined in {join_elapsed:.1?} ({shards} membership shard(s))");
+
+    // 1. Pushes: group arrivals by sentAt until `pushes` complete pushes were seen.
+    while arrivals.try_recv().is_ok() {}
+    let mut by_push: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut complete = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(u64::try_from(pushes).unwrap() * 5 + 30);
+    while complete.len() < pushes && Instant::now() < deadline {
+        let Ok(Some((sent, received))) =
+            tokio::time::timeout(Duration::from_secs(10), arrivals.recv()).await
+        else {
+            break;
+        };
+        let entry = by_push.entry(sent).or_default();
+        entry.push(received - sent);
+        if entry.len() == viewers {
+            complete.push(sent);
+        }
+    }
+    let mut p50s = Vec::new();
+    let mut p99s = Vec::new();
+    for sent in &complete {
+        let mut latencies: Vec<Duration> = by_push[sent]
+            .iter()
+            .map(|ms| Duration::from_millis(u64::try_from(*ms).unwrap_or(0)))
+            .collect();
+        latencies.sort();
+        let (p50, p99, last) = (
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies[latencies.len() - 1],
+        );
+        println!("PriceUpdated to {viewers}: tick → client p50 {p50:?} p99 {p99:?} last {last:?}");
+        p50s.push(p50);
+        p99s.push(p99);
+    }
+    assert_eq!(complete.len(), pushes, "every viewer got every push");
+    p50s.sort();
+    p99s.sort();
+    println!(
+        "summary over {pushes} pushes: median p50 {:?}, median p99 {:?}, worst p99 {:?}",
+        p50s[p50s.len() / 2],
+        p99s[p99s.len() / 2],
+        p99s[p99s.len() - 1]
+    );
+
+    // 2. One idle minute.
+    let idle_start = local.stats(&http).await;
+    let idle = Instant::now();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let idle_elapsed = idle.elapsed();
+    let idle_end = local.stats(&http).await;
+    let delta = |a: &Value, b: &Value, key: &str| {
+        b[key].as_u64().unwrap_or(0) - a[key].as_u64().unwrap_or(0)
+    };
+    println!(
+        "idle minute: {:.2} PostToConnection and {:.4} DynamoDB requests per viewer-minute",
+        per_viewer_minute(
+            delta(&idle_start, &idle_end, "postToConnection"),
+            viewers,
+            idle_elapsed
+        ),
+        per_viewer_minute(
+            delta(&idle_start, &idle_end, "dynamodbRequests"),
+            viewers,
+            idle_elapsed
+        ),
+    );
+    let join_posts = delta(&stats_start, &stats_joined, "postToConnection");
+    let join_dynamo = delta(&stats_start, &stats_joined, "dynamodbRequests");
+    println!(
+        "join phase ({join_window:.1?}): {join_posts} PostToConnection ({:.2} per viewer-minute), {join_dynamo} DynamoDB requests ({:.2} per viewer-minute)",
+        per_viewer_minute(join_posts, viewers, join_window),
+        per_viewer_minute(join_dynamo, viewers, join_window),
+    );
+    // The seed's design: a ViewerCountUpdated to the whole group on every join (the k-th join
+    // posts to k viewers) plus AuctionState to the joiner, and a price push every 5 s.
+    let n = u64::try_from(viewers).unwrap();
+    let naive_join_posts = n * (n + 1) / 2 + n;
+    #[allow(clippy::cast_precision_loss)]
+    let price_pushes_in_window = join_window.as_secs_f64() / 5.0;
+    println!(
+        "naive design, same joins: {naive_join_posts} PostToConnection ({:.0} per viewer-minute) + {:.0} for 5 s price pushes; idle minute: 12.00 per viewer-minute",
+        per_viewer_minute(naive_join_posts, viewers, join_window),
+        price_pushes_in_window * n as f64 / 2.0
+    );
+}

@@ -1,0 +1,110 @@
+//! What one `PostToConnection` costs the poster: N posts to a minimal loopback server that
+//! answers 200, through `aws-sdk-apigatewaymanagement` as configured by `auction-local`, with
+//! variations, and through a bare HTTP client. The fan-out's budget on a shared machine is this
+//! cost times the recipients. Run: `cargo build --release -p tests --bins &&
+//! target/release/bench-post [posts]`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use aws_smithy_types::retry::RetryConfig;
+use futures::StreamExt;
+
+fn cpu_time() -> Duration {
+    // utime + stime of this process, from /proc (clock ticks of 10 ms are too coarse; use schedstat).
+    let text = std::fs::read_to_string("/proc/self/schedstat").unwrap();
+    let nanos: u64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    Duration::from_nanos(nanos)
+}
+
+async fn measure<F, Fut>(name: &str, posts: usize, post: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    futures::stream::iter(0..posts)
+        .map(&post)
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+    let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+    #[allow(clippy::cast_precision_loss)]
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / posts as f64;
+    println!(
+        "{name:<58} {:>7.1} µs wall/post {:>7.1} µs CPU/post (server included)",
+        per(wall),
+        per(cpu)
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let posts: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/@connections/{id}",
+        axum::routing::post(|| async { axum::http::StatusCode::OK }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let sdk = local::local_sdk_config(&base);
+    let default = aws_sdk_apigatewaymanagement::Client::new(&sdk);
+    let lean = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+            .retry_config(RetryConfig::disabled())
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .build(),
+    );
+    let post_with = |client: aws_sdk_apigatewaymanagement::Client| {
+        move |i: usize| {
+            let client = client.clone();
+            async move {
+                client
+                    .post_to_connection()
+                    .connection_id(format!("conn{i}="))
+                    .data(Blob::new(&b"{\"type\":\"PriceUpdated\",\"data\":{}}"[..]))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    for _ in 0..2 {
+        measure(
+            "aws-sdk-apigatewaymanagement (defaults)",
+            posts,
+            post_with(default.clone()),
+        )
+        .await;
+        measure(
+            "aws-sdk-apigatewaymanagement (no retries, no stall check)",
+            posts,
+            post_with(lean.clone()),
+        )
+        .await;
+        let http: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        measure("bare hyper client", posts, |i| {
+            let http = http.clone();
+            let url = format!("{base}/@connections/conn{i}%3D");
+            async move {
+                let request = http::Request::post(url)
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        b"{\"type\":\"PriceUpdated\",\"data\":{}}",
+                    )))
+                    .unwrap();
+                assert!(http.request(request).await.unwrap().status().is_success());
+            }
+        })
+        .await;
+    }
+}
