@@ -415,11 +415,12 @@ async fn place_bid(
     let (identity, user_id) = signed_in(&deps, &headers).await?;
     let id = auction_id(&id)?;
     let body: BidBody = json_body(&body)?;
-    let bid_id = match body.bid_id.as_deref() {
-        None => BidId::generate(),
-        Some(text) => {
-            BidId::parse(text).map_err(|_| Problem::bad_request("bidId must be a UUID"))?
-        }
+    let (bid_id, fresh_id) = match body.bid_id.as_deref() {
+        None => (BidId::generate(), true),
+        Some(text) => (
+            BidId::parse(text).map_err(|_| Problem::bad_request("bidId must be a UUID"))?,
+            false,
+        ),
     };
     let Some(price) = body.bid_price else {
         return Err(Problem::bad_request("bidPrice is required"));
@@ -465,8 +466,9 @@ async fn place_bid(
         user_id,
         tenant_id: identity.tenant_id,
         bid_price,
+        fresh_id,
     };
-    match deps.auctions.place_bid(&request, now).await {
+    match deps.auctions.place_bid_on(&auction, &request, now).await {
         Ok(placed) => {
             announce(&*deps.auctions, &*deps.publisher, &auction, &placed).await;
             Ok(bid_response(&placed))

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use futures::stream;
 use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::domain::{AuctionId, EpochMillis, Member};
 use crate::ports::{ConnectionStore, StoreError};
@@ -128,7 +129,7 @@ impl FanOut {
         now: EpochMillis,
     ) -> Result<FanOutReport, StoreError> {
         let started = Instant::now();
-        let counters = Counters::default();
+        let mut posts = Posts::new(self, payload);
         let mut read_error = None;
         match audience {
             Audience::User { tenant_id, user_id } => {
@@ -138,11 +139,9 @@ impl FanOut {
                     .await
                 {
                     Ok(ids) => {
-                        stream::iter(ids)
-                            .for_each_concurrent(self.concurrency, |id| {
-                                self.deliver(id, payload, &counters)
-                            })
-                            .await;
+                        for id in ids {
+                            posts.start(id).await;
+                        }
                     }
                     Err(e) => read_error = Some(e),
                 }
@@ -152,34 +151,31 @@ impl FanOut {
                 except_user,
             } => {
                 // Group pages stream in from every shard; posts start with the first page.
-                let error = std::sync::Mutex::new(None);
-                let members = self
-                    .connections
-                    .members(auction_id, now)
-                    .flat_map(|page| match page {
-                        Ok(members) => stream::iter(members).left_stream(),
-                        Err(e) => {
-                            if let Ok(mut slot) = error.lock() {
-                                slot.get_or_insert(e);
-                            }
-                            stream::iter(Vec::<Member>::new()).right_stream()
-                        }
-                    })
-                    .filter(|m| {
-                        let skip = except_user.is_some() && m.user_id == *except_user;
-                        futures::future::ready(!skip)
-                    });
+                let mut pages = self.connections.members(auction_id, now);
                 // A member can be seen twice only across a shard re-read; never post twice.
                 let mut seen = HashSet::new();
-                members
-                    .filter(move |m| futures::future::ready(seen.insert(m.connection_id.clone())))
-                    .for_each_concurrent(self.concurrency, |m| {
-                        self.deliver(m.connection_id, payload, &counters)
-                    })
-                    .await;
-                read_error = error.into_inner().ok().flatten();
+                while let Some(page) = pages.next().await {
+                    let members = match page {
+                        Ok(members) => members,
+                        Err(e) => {
+                            read_error.get_or_insert(e);
+                            continue;
+                        }
+                    };
+                    for Member {
+                        connection_id,
+                        user_id,
+                    } in members
+                    {
+                        let excepted = except_user.is_some() && user_id == *except_user;
+                        if !excepted && seen.insert(connection_id.clone()) {
+                            posts.start(connection_id).await;
+                        }
+                    }
+                }
             }
         }
+        let counters = posts.finish().await;
         let report = FanOutReport {
             recipients: counters.recipients.load(Ordering::Relaxed),
             delivered: counters.delivered.load(Ordering::Relaxed),
@@ -194,44 +190,95 @@ impl FanOut {
         }
     }
 
-    /// One post with its retries; a gone connection is removed with its memberships and counts.
-    async fn deliver(&self, connection_id: String, payload: &str, counters: &Counters) {
-        counters.recipients.fetch_add(1, Ordering::Relaxed);
-        let mut attempt = 0;
-        loop {
-            match self.pusher.post(&connection_id, payload).await {
-                Ok(()) => {
-                    counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Err(PushError::Gone) => {
-                    counters.gone.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = self.connections.remove(&connection_id).await {
-                        tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
-                    }
-                    return;
-                }
-                Err(PushError::Retryable(e)) if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
-                    let backoff = Duration::from_millis(25 * (1 << attempt) + jitter);
-                    tracing::debug!(connection_id, attempt, error = ?e, "post retried");
-                    tokio::time::sleep(backoff).await;
-                }
-                Err(e) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(connection_id, error = ?e, "post failed");
-                    return;
-                }
-            }
-        }
-    }
-
     fn emit(&self, frame: &str, report: &FanOutReport, now: EpochMillis) {
         let line = emf_line(frame, report, now);
         match self.metrics {
             MetricsOutput::Stdout => println!("{line}"),
             MetricsOutput::Log => tracing::debug!(target: "emf", "{line}"),
+        }
+    }
+}
+
+/// The posts of one fan-out: each runs as its own task (so a large group uses every core), at
+/// most `concurrency` at a time.
+struct Posts {
+    pusher: Arc<dyn Pusher>,
+    connections: Arc<dyn ConnectionStore>,
+    payload: Arc<str>,
+    counters: Arc<Counters>,
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+}
+
+impl Posts {
+    fn new(fanout: &FanOut, payload: &str) -> Self {
+        Self {
+            pusher: Arc::clone(&fanout.pusher),
+            connections: Arc::clone(&fanout.connections),
+            payload: Arc::from(payload),
+            counters: Arc::new(Counters::default()),
+            permits: Arc::new(Semaphore::new(fanout.concurrency)),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Starts the post to `connection_id` once a slot is free.
+    async fn start(&mut self, connection_id: String) {
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            return;
+        };
+        // Reap finished tasks so the set stays as small as the concurrency.
+        while self.tasks.try_join_next().is_some() {}
+        let (pusher, connections) = (Arc::clone(&self.pusher), Arc::clone(&self.connections));
+        let (payload, counters) = (Arc::clone(&self.payload), Arc::clone(&self.counters));
+        self.tasks.spawn(async move {
+            deliver(&*pusher, &*connections, &connection_id, &payload, &counters).await;
+            drop(permit);
+        });
+    }
+
+    /// Waits for every post.
+    async fn finish(mut self) -> Arc<Counters> {
+        while self.tasks.join_next().await.is_some() {}
+        self.counters
+    }
+}
+
+/// One post with its retries; a gone connection is removed with its memberships and counts.
+async fn deliver(
+    pusher: &dyn Pusher,
+    connections: &dyn ConnectionStore,
+    connection_id: &str,
+    payload: &str,
+    counters: &Counters,
+) {
+    counters.recipients.fetch_add(1, Ordering::Relaxed);
+    let mut attempt = 0;
+    loop {
+        match pusher.post(connection_id, payload).await {
+            Ok(()) => {
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(PushError::Gone) => {
+                counters.gone.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = connections.remove(connection_id).await {
+                    tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
+                }
+                return;
+            }
+            Err(PushError::Retryable(e)) if attempt < MAX_RETRIES => {
+                attempt += 1;
+                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                let backoff = Duration::from_millis(25 * (1 << attempt) + jitter);
+                tracing::debug!(connection_id, attempt, error = ?e, "post retried");
+                tokio::time::sleep(backoff).await;
+            }
+            Err(e) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(connection_id, error = ?e, "post failed");
+                return;
+            }
         }
     }
 }

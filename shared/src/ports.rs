@@ -138,7 +138,7 @@ pub trait AuctionStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`]; a missing auction is `Ok(false)`.
-    async fn record_end(&self, auction_id: &AuctionId, ending: Ending) -> Result<bool, StoreError>;
+    async fn record_end(&self, auction: &Auction, ending: Ending) -> Result<bool, StoreError>;
 
     /// Decides and records a bid at `now`, atomically: an accepted bid takes exactly one item and
     /// the item count never goes below zero, whatever runs concurrently. The same `bidId` sent
@@ -151,6 +151,18 @@ pub trait AuctionStore: Send + Sync {
     /// write.
     async fn place_bid(
         &self,
+        bid: &BidRequest,
+        now: EpochMillis,
+    ) -> Result<PlacedBid, PlaceBidError>;
+
+    /// [`AuctionStore::place_bid`] with the auction as the caller just read it (possibly
+    /// eventually consistent), saving a read; the same contract.
+    ///
+    /// # Errors
+    /// As [`AuctionStore::place_bid`].
+    async fn place_bid_on(
+        &self,
+        auction: &Auction,
         bid: &BidRequest,
         now: EpochMillis,
     ) -> Result<PlacedBid, PlaceBidError>;

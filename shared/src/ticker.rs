@@ -427,7 +427,7 @@ impl TickerDeps {
         ending: Ending,
         outcome: &mut Outcome,
     ) -> Option<AuctionEndedDetail> {
-        match self.auctions.record_end(&auction.id, ending).await {
+        match self.auctions.record_end(auction, ending).await {
             Ok(true) => {
                 let DomainEvent::AuctionEnded(detail) =
                     DomainEvent::auction_ended(auction, ending.reason)

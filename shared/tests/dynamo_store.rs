@@ -74,6 +74,7 @@ fn bid(auction: &Auction, user: &str, price_minor: i64) -> BidRequest {
         user_id: user.to_owned(),
         tenant_id: auction.tenant_id.clone(),
         bid_price: Amount(price_minor),
+        fresh_id: false,
     }
 }
 
@@ -481,25 +482,15 @@ async fn auctions_are_created_listed_per_tenant_and_cancelled_by_their_seller() 
         reason: EndReason::FloorReached,
         at: now.plus_seconds(81),
     };
-    assert!(!stack.auctions.record_end(&active.id, floor).await.unwrap());
-    assert!(
-        stack
-            .auctions
-            .record_end(&scheduled.id, floor)
-            .await
-            .unwrap()
-    );
+    assert!(!stack.auctions.record_end(&active, floor).await.unwrap());
+    assert!(stack.auctions.record_end(&scheduled, floor).await.unwrap());
+    assert!(!stack.auctions.record_end(&scheduled, floor).await.unwrap());
+    let mut never_stored = scheduled.clone();
+    never_stored.id = AuctionId::generate();
     assert!(
         !stack
             .auctions
-            .record_end(&scheduled.id, floor)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !stack
-            .auctions
-            .record_end(&AuctionId::generate(), floor)
+            .record_end(&never_stored, floor)
             .await
             .unwrap()
     );

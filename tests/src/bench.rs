@@ -39,6 +39,8 @@ impl LocalProcess {
 /// Starts the `auction-local` next to the running benchmark binary with `args` (plus
 /// `--port 0 --no-demo`), and waits for its first line.
 pub async fn spawn_local(args: &[&str]) -> LocalProcess {
+    // reqwest is built without a default TLS provider (the workspace picks ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let binary = std::env::current_exe()
         .unwrap()
         .with_file_name("auction-local");

@@ -109,6 +109,9 @@ pub struct BidRequest {
     pub tenant_id: String,
     /// The most the bidder will pay, in the auction's currency.
     pub bid_price: Amount,
+    /// True when the server generated `bid_id` for this request: no earlier send can exist, so
+    /// the store may skip looking for one.
+    pub fresh_id: bool,
 }
 
 impl BidRequest {

@@ -462,7 +462,7 @@ impl DynamoAuctions {
                 reason: EndReason::SoldOut,
                 at: now,
             };
-            if self.record_end(&auction.id, ending).await? {
+            if self.record_end(auction, ending).await? {
                 ended = Some(ending);
             }
         }
@@ -639,16 +639,13 @@ impl AuctionStore for DynamoAuctions {
         }
     }
 
-    async fn record_end(&self, auction_id: &AuctionId, ending: Ending) -> Result<bool, StoreError> {
-        let current = match self.get_item(auction_key(auction_id), true).await? {
-            Some(item) => auction_from(&item)?,
-            None => return Ok(false),
-        };
+    async fn record_end(&self, auction: &Auction, ending: Ending) -> Result<bool, StoreError> {
+        // The tenant never changes, so the caller's copy of the auction names the index key.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(auction_key(auction_id))))
+            .set_key(Some(self.key(auction_key(&auction.id))))
             .update_expression(
                 "SET endReason = :reason, endedAtMs = :at, #tp = :ended, version = version + :one \
                  REMOVE #live",
@@ -659,7 +656,7 @@ impl AuctionStore for DynamoAuctions {
             .expression_attribute_names("#tp", TENANT_PHASE)
             .expression_attribute_values(":reason", s(ending.reason.as_str()))
             .expression_attribute_values(":at", n(ending.at.0))
-            .expression_attribute_values(":ended", s(tenant_phase(&current.tenant_id, false)))
+            .expression_attribute_values(":ended", s(tenant_phase(&auction.tenant_id, false)))
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
@@ -732,6 +729,7 @@ impl AuctionStore for DynamoAuctions {
                     user_id: item.string("userId")?,
                     tenant_id: item.string("tenantId")?,
                     bid_price: Amount(item.int("bidPrice")?),
+                    fresh_id: false,
                 };
                 match replay(item, &bid).map_err(|e| match e {
                     PlaceBidError::Store(e) => e,
@@ -779,19 +777,36 @@ impl AuctionStore for DynamoAuctions {
         bid: &BidRequest,
         now: EpochMillis,
     ) -> Result<PlacedBid, PlaceBidError> {
+        let auction = match self.get_item(auction_key(&bid.auction_id), false).await? {
+            Some(item) => auction_from(&item)?,
+            None => return Err(PlaceBidError::AuctionNotFound),
+        };
+        self.place_bid_on(&auction, bid, now).await
+    }
+
+    async fn place_bid_on(
+        &self,
+        auction: &Auction,
+        bid: &BidRequest,
+        now: EpochMillis,
+    ) -> Result<PlacedBid, PlaceBidError> {
+        // A stale read of the auction is safe: items and ends only ever move one way, and the
+        // transaction's condition decides on the item as it is.
+        let mut latest = std::borrow::Cow::Borrowed(auction);
         for attempt in 0..=MAX_CONFLICT_RETRIES {
             if attempt > 0 {
                 // Jittered backoff: conflicting bidders spread out instead of colliding again.
                 let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 10;
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+                latest = match self.get_item(auction_key(&bid.auction_id), true).await? {
+                    Some(item) => std::borrow::Cow::Owned(auction_from(&item)?),
+                    None => return Err(PlaceBidError::AuctionNotFound),
+                };
             }
-            if let Some(stored) = self.get_item(bid_key(&bid.bid_id), true).await? {
-                return replay(&stored, bid);
+            let auction = latest.as_ref();
+            if auction.id != bid.auction_id {
+                return Err(PlaceBidError::AuctionNotFound);
             }
-            let auction = match self.get_item(auction_key(&bid.auction_id), false).await? {
-                Some(item) => auction_from(&item)?,
-                None => return Err(PlaceBidError::AuctionNotFound),
-            };
             if auction.tenant_id != bid.tenant_id {
                 return Err(PlaceBidError::WrongTenant);
             }
@@ -800,16 +815,24 @@ impl AuctionStore for DynamoAuctions {
                     reason,
                     current_price,
                 } => {
-                    let outcome = rejected(bid, &auction, reason, current_price);
+                    let outcome = rejected(bid, auction, reason, current_price);
                     let ended = matches!(auction.phase_at(now), crate::domain::Phase::Ended(_));
                     if reason.is_final(ended) {
+                        // Not recorded; but an earlier send of this id may have won before the end.
+                        if !bid.fresh_id
+                            && let Some(stored) = self.get_item(bid_key(&bid.bid_id), true).await?
+                        {
+                            return replay(&stored, bid);
+                        }
                         return Ok(fresh(outcome));
                     }
+                    // The conditional put returns the first outcome when this id was used.
                     return self.record_rejection(bid, outcome, now).await;
                 }
                 BidDecision::Accept { winning_price } => {
+                    // The transaction's put of the bid detects a replay through its cancellation.
                     if let Some(placed) = self
-                        .commit_acceptance(bid, &auction, winning_price, now)
+                        .commit_acceptance(bid, auction, winning_price, now)
                         .await?
                     {
                         return Ok(placed);
