@@ -246,12 +246,17 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let deps = WsDeps {
         connections: connections.clone(),
         auctions: auctions.clone(),
-        pusher: pusher.clone(),
+        pusher,
         join_rate: config.join_rate,
     };
     let fanout = FanOut::new(
         connections.clone(),
-        pusher,
+        Arc::new(ApiGatewayPusher::new(
+            shared::bootstrap::fanout_management_client(
+                &local_sdk_config(&endpoint),
+                endpoint.clone(),
+            ),
+        )),
         config.fanout_concurrency,
         MetricsOutput::Log,
     );

@@ -93,6 +93,25 @@ fn management_client(
     )
 }
 
+/// The Management API client of a fan-out: [`crate::fanout`] owns the retry policy, so the
+/// SDK's retries are off (two layers would multiply attempts), and so is its stalled-stream check,
+/// which only costs CPU on a request of a few hundred bytes.
+#[must_use]
+pub fn fanout_management_client(
+    sdk: &aws_config::SdkConfig,
+    endpoint: String,
+) -> aws_sdk_apigatewaymanagement::Client {
+    aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .stalled_stream_protection(
+                aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig::disabled(),
+            )
+            .build(),
+    )
+}
+
 /// The notifier's fan-out, from the environment.
 ///
 /// # Errors
@@ -109,7 +128,9 @@ pub async fn fanout_from_env() -> Result<FanOut, ConfigError> {
             stores.connections_table,
             stores.membership_shards,
         )),
-        Arc::new(ApiGatewayPusher::new(management_client(&sdk, endpoint))),
+        Arc::new(ApiGatewayPusher::new(fanout_management_client(
+            &sdk, endpoint,
+        ))),
         concurrency,
         MetricsOutput::Stdout,
     ))
@@ -143,7 +164,9 @@ pub async fn ticker_deps_from_env() -> Result<TickerDeps, ConfigError> {
         )),
         fanout: FanOut::new(
             connections,
-            Arc::new(ApiGatewayPusher::new(management_client(&sdk, endpoint))),
+            Arc::new(ApiGatewayPusher::new(fanout_management_client(
+                &sdk, endpoint,
+            ))),
             concurrency,
             MetricsOutput::Stdout,
         ),
