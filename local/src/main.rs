@@ -45,6 +45,15 @@ struct Cli {
     /// Seconds between `ViewerCountUpdated` pushes per auction (read by the price ticker).
     #[arg(long, env = "AUCTION_LOCAL_VIEWER_COUNT_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     viewer_count_interval: u32,
+    /// `PostToConnection` calls in flight per fan-out (the functions' `FANOUT_CONCURRENCY`).
+    #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = shared::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    fanout_concurrency: usize,
+    /// Bids allowed per user per window (the `http-api` function's `BID_RATE_LIMIT`).
+    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_LIMIT", default_value_t = shared::config::DEFAULT_BID_RATE.max_calls, value_parser = clap::value_parser!(u32).range(1..))]
+    bid_rate_limit: u32,
+    /// The window of the bid rate limit in seconds (`BID_RATE_WINDOW_SECONDS`).
+    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_WINDOW_SECONDS", default_value_t = shared::config::DEFAULT_BID_RATE.window_seconds, value_parser = clap::value_parser!(u32).range(1..))]
+    bid_rate_window_seconds: u32,
     /// Close a WebSocket with no traffic after this many seconds (API Gateway: 600).
     #[arg(
         long,
@@ -119,6 +128,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         membership_shards: cli.membership_shards,
         price_update_interval_seconds: cli.price_update_interval,
         viewer_count_interval_seconds: cli.viewer_count_interval,
+        fanout_concurrency: cli.fanout_concurrency,
+        bid_rate: shared::config::RateLimit {
+            max_calls: cli.bid_rate_limit,
+            window_seconds: cli.bid_rate_window_seconds,
+        },
         limits: local::Limits {
             idle_timeout: Duration::from_secs(cli.idle_timeout_seconds),
             max_connection_duration: Duration::from_secs(cli.max_connection_seconds),
