@@ -294,6 +294,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         verifier: TokenVerifier::new(config.auth.clone()),
         publisher,
         bid_rate: config.bid_rate,
+        finished: Arc::default(),
     };
     let http_api = http_api::HttpApi {
         router: shared::api::router(api_deps),

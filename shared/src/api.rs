@@ -40,6 +40,38 @@ pub struct ApiDeps {
     pub publisher: Arc<dyn EventPublisher>,
     /// Bids per user per window.
     pub bid_rate: RateLimit,
+    /// Auctions this instance has seen end (see [`FinishedAuctions`]).
+    pub finished: Arc<FinishedAuctions>,
+}
+
+/// Auctions known to have ended, per process. An end is final (items only go down, a recorded
+/// end is never removed, tenant and currency never change), so once an instance has read an
+/// ended auction it rejects later bids on it without reading it again: a bid storm on a sold-out
+/// auction costs no auction reads.
+#[derive(Debug, Default)]
+pub struct FinishedAuctions {
+    auctions: std::sync::Mutex<std::collections::HashMap<AuctionId, crate::domain::Auction>>,
+}
+
+impl FinishedAuctions {
+    /// How many ended auctions one instance remembers (then it starts over).
+    const CAPACITY: usize = 10_000;
+
+    fn get(&self, id: &AuctionId) -> Option<crate::domain::Auction> {
+        self.auctions.lock().ok()?.get(id).cloned()
+    }
+
+    fn remember_if_ended(&self, auction: &crate::domain::Auction, now: EpochMillis) {
+        if !matches!(auction.phase_at(now), crate::domain::Phase::Ended(_)) {
+            return;
+        }
+        if let Ok(mut auctions) = self.auctions.lock() {
+            if auctions.len() >= Self::CAPACITY {
+                auctions.clear();
+            }
+            auctions.insert(auction.id.clone(), auction.clone());
+        }
+    }
 }
 
 /// The role that may create auctions.
@@ -426,9 +458,16 @@ async fn place_bid(
         return Err(Problem::bad_request("bidPrice is required"));
     };
     // The currency (for the price's decimals) and the tenant come from the auction.
-    let auction = match deps.auctions.get(&id).await? {
-        Some(auction) => auction,
-        None => return Err(Problem::not_found()),
+    let auction = match deps.finished.get(&id) {
+        Some(ended) => ended,
+        None => match deps.auctions.get(&id).await? {
+            Some(auction) => {
+                deps.finished
+                    .remember_if_ended(&auction, EpochMillis::now());
+                auction
+            }
+            None => return Err(Problem::not_found()),
+        },
     };
     if auction.tenant_id != identity.tenant_id {
         return Err(Problem::new(

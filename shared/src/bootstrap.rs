@@ -79,6 +79,7 @@ pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
             bus,
         )),
         bid_rate,
+        finished: Arc::default(),
     })
 }
 

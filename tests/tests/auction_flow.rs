@@ -498,6 +498,7 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
             local::EVENT_BUS,
         )),
         bid_rate: shared::config::DEFAULT_BID_RATE,
+        finished: std::sync::Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let broken = format!("http://{}", listener.local_addr().unwrap());
