@@ -36,6 +36,8 @@ pub mod keys {
     pub const PRICE_UPDATE_INTERVAL_SECONDS: &str = "PRICE_UPDATE_INTERVAL_SECONDS";
     /// Seconds between two `ViewerCountUpdated` of one auction (default 5).
     pub const VIEWER_COUNT_INTERVAL_SECONDS: &str = "VIEWER_COUNT_INTERVAL_SECONDS";
+    /// `PriceUpdated` posts per second the ticker may spend over all auctions (default 5000).
+    pub const TICKER_POST_BUDGET_PER_SECOND: &str = "TICKER_POST_BUDGET_PER_SECOND";
     /// `PostToConnection` calls in flight per fan-out (default 256).
     pub const FANOUT_CONCURRENCY: &str = "FANOUT_CONCURRENCY";
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
@@ -253,6 +255,7 @@ pub fn ticker_from_env() -> Result<crate::ticker::TickerConfig, ConfigError> {
     Ok(crate::ticker::TickerConfig {
         price_update_interval: seconds(keys::PRICE_UPDATE_INTERVAL_SECONDS)?,
         viewer_count_interval: seconds(keys::VIEWER_COUNT_INTERVAL_SECONDS)?,
+        post_budget_per_second: parsed(keys::TICKER_POST_BUDGET_PER_SECOND, 5_000_u32)?.max(1),
         ..crate::ticker::TickerConfig::default()
     })
 }

@@ -43,6 +43,10 @@ pub struct TickerConfig {
     pub run_for: Duration,
     /// Auctions handled at once within a tick.
     pub auction_concurrency: usize,
+    /// `PriceUpdated` posts per second the ticker may spend over all auctions (API Gateway
+    /// allows the account 10,000 requests/s in all). A group too large for it is pushed less
+    /// often; clients extrapolate the price from the schedule meanwhile.
+    pub post_budget_per_second: u32,
 }
 
 impl Default for TickerConfig {
@@ -53,6 +57,7 @@ impl Default for TickerConfig {
             tick: Duration::from_secs(1),
             run_for: Duration::from_secs(60),
             auction_concurrency: 16,
+            post_budget_per_second: 5_000,
         }
     }
 }
@@ -92,6 +97,10 @@ pub struct TickerState {
     /// Recorded ends whose `AuctionEnded` could not be published yet.
     #[serde(default)]
     pub unpublished_ends: Vec<AuctionEndedDetail>,
+    /// The post budget's balance (a token bucket; negative after a group larger than a tick's
+    /// budget, paid back before the next push).
+    #[serde(default)]
+    pub post_tokens: i64,
 }
 
 /// What the ticker needs.
@@ -160,6 +169,26 @@ pub fn price_push_due(
     }
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     ending || state.price_at.is_none_or(|at| now.0 - at >= interval_ms)
+}
+
+/// Grants due price pushes under the post budget: refills `tokens` by `refill` (up to
+/// `capacity`), then, in priority order, grants each push whose turn comes while the balance is
+/// positive and charges its cost (its group's size). A group larger than the balance still goes
+/// out and leaves a debt, so every group is pushed, a large one at most every `cost / budget`
+/// seconds, and the long-run post rate stays under the budget.
+#[must_use]
+pub fn grant_pushes(tokens: &mut i64, refill: i64, capacity: i64, costs: &[u64]) -> Vec<bool> {
+    *tokens = (*tokens + refill).min(capacity);
+    costs
+        .iter()
+        .map(|cost| {
+            if *tokens <= 0 {
+                return false;
+            }
+            *tokens -= i64::try_from(*cost).unwrap_or(i64::MAX);
+            true
+        })
+        .collect()
 }
 
 impl TickerDeps {
@@ -241,6 +270,8 @@ impl TickerDeps {
             .auctions
             .retain(|id, _| live.iter().any(|a| a.id.as_str() == id));
 
+        let held_back = self.budget_price_pushes(state, &live, now);
+
         // Boxed futures: a concrete `Send` type keeps the runtime's `Send` checks simple.
         let work: Vec<futures::future::BoxFuture<'_, (String, PushState, Outcome)>> = live
             .iter()
@@ -250,8 +281,9 @@ impl TickerDeps {
                     .get(auction.id.as_str())
                     .cloned()
                     .unwrap_or_default();
+                let allowed = !held_back.contains(auction.id.as_str());
                 let fut: futures::future::BoxFuture<'_, _> = Box::pin(async move {
-                    let (next, outcome) = self.tick_auction(auction, previous, now).await;
+                    let (next, outcome) = self.tick_auction(auction, previous, now, allowed).await;
                     (auction.id.as_str().to_owned(), next, outcome)
                 });
                 fut
@@ -281,6 +313,47 @@ impl TickerDeps {
         Ok(())
     }
 
+    /// The auctions whose due price push waits for budget this tick, oldest push served first.
+    fn budget_price_pushes(
+        &self,
+        state: &mut TickerState,
+        live: &[Auction],
+        now: EpochMillis,
+    ) -> std::collections::HashSet<String> {
+        let mut due: Vec<(Option<i64>, &str, u64)> =
+            live.iter()
+                .filter(|a| a.phase_at(now) == Phase::Active)
+                .filter_map(|a| {
+                    let push = state
+                        .auctions
+                        .get(a.id.as_str())
+                        .cloned()
+                        .unwrap_or_default();
+                    let price = a.current_price(now).minor_units();
+                    price_push_due(&push, price, now, self.config.price_update_interval, false)
+                        .then(|| {
+                            (
+                                push.price_at,
+                                a.id.as_str(),
+                                push.viewers.unwrap_or(0).max(1),
+                            )
+                        })
+                })
+                .collect();
+        due.sort();
+        let budget = i64::from(self.config.post_budget_per_second);
+        let seconds = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) / 1000;
+        let refill = budget * seconds(self.config.tick).max(1);
+        let capacity = budget * seconds(self.config.price_update_interval).max(1);
+        let costs: Vec<u64> = due.iter().map(|(_, _, cost)| *cost).collect();
+        let granted = grant_pushes(&mut state.post_tokens, refill, capacity, &costs);
+        due.iter()
+            .zip(granted)
+            .filter(|(_, granted)| !granted)
+            .map(|((_, id, _), _)| (*id).to_owned())
+            .collect()
+    }
+
     async fn publish_unpublished_ends(&self, state: &mut TickerState) {
         if state.unpublished_ends.is_empty() {
             return;
@@ -302,19 +375,22 @@ impl TickerDeps {
         auction: &Auction,
         mut push: PushState,
         now: EpochMillis,
+        price_allowed: bool,
     ) -> (PushState, Outcome) {
         let mut outcome = Outcome::default();
         match auction.phase_at(now) {
             Phase::Scheduled => {}
             Phase::Active => {
                 let price = auction.current_price(now);
-                if price_push_due(
-                    &push,
-                    price.minor_units(),
-                    now,
-                    self.config.price_update_interval,
-                    false,
-                ) {
+                if price_allowed
+                    && price_push_due(
+                        &push,
+                        price.minor_units(),
+                        now,
+                        self.config.price_update_interval,
+                        false,
+                    )
+                {
                     outcome.price_pushed = self.push_price(auction, now, &mut push).await;
                 }
                 outcome.viewers_pushed = self.push_viewers(auction, now, &mut push).await;
@@ -492,6 +568,33 @@ mod tests {
         };
         assert!(price_push_due(&state, 20, EpochMillis(2_000), FIVE, true));
         assert!(!price_push_due(&state, 21, EpochMillis(2_000), FIVE, true));
+    }
+
+    #[test]
+    fn the_post_budget_serves_every_group_and_holds_the_rate() {
+        // 5,000 posts/s, 1 s ticks, 5 s interval: a bucket of 25,000.
+        let mut tokens = 0;
+        assert_eq!(
+            grant_pushes(&mut tokens, 5_000, 25_000, &[100, 200]),
+            [true, true]
+        );
+        assert_eq!(tokens, 4_700);
+        // A 30,000-viewer group goes out once, then waits while the debt is paid back.
+        let mut tokens = 0;
+        assert_eq!(grant_pushes(&mut tokens, 5_000, 25_000, &[30_000]), [true]);
+        let mut ticks_waited = 0;
+        while grant_pushes(&mut tokens, 5_000, 25_000, &[30_000]) == [false] {
+            ticks_waited += 1;
+        }
+        assert_eq!(ticks_waited, 5, "30,000 posts at 5,000/s: a push every 6 s");
+        // Small groups behind a large one wait for the next tick, not forever.
+        let mut tokens = 0;
+        assert_eq!(
+            grant_pushes(&mut tokens, 5_000, 25_000, &[10_000, 10]),
+            [true, false]
+        );
+        assert_eq!(grant_pushes(&mut tokens, 5_000, 25_000, &[10]), [false]);
+        assert_eq!(grant_pushes(&mut tokens, 5_000, 25_000, &[10]), [true]);
     }
 
     #[test]
