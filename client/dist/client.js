@@ -1,0 +1,505 @@
+/**
+ * `AuctionClient`: one WebSocket to the auction API (PROTOCOL.md sections 3–4) plus its REST side
+ * (section 5), with what a live auction needs from a client:
+ *
+ * - an explicit state machine ({@link transition}) and a `state` event;
+ * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
+ * - automatic reconnect on a pluggable {@link RetryPolicy} (default: the seed's 0/2/10/30 s with
+ *   jitter, then every 30 s, never giving up);
+ * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
+ *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
+ * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected;
+ * - typed events for every server frame, merged by {@link AuctionView}'s rules so that late or
+ *   duplicated frames never move the display backwards, and `BidAccepted`/`BidRejected` emitted
+ *   once per bidId whether the REST answer or the frame comes first;
+ * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
+ * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
+ *   counts as a lost connection;
+ * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
+ *   can never buy a second item.
+ */
+import { Emitter } from "./emitter.js";
+import { ClockSync } from "./price.js";
+import { parseServerFrame, } from "./protocol.js";
+import { seedRetryPolicy } from "./retry.js";
+import { transition } from "./state.js";
+import { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, } from "./view.js";
+/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
+export class AuctionApiError extends Error {
+    status;
+    problem;
+    retryAfterSeconds;
+    constructor(status, problem, retryAfterSeconds) {
+        super(problem.detail ?? problem.title ?? `HTTP ${status}`);
+        this.status = status;
+        this.problem = problem;
+        this.retryAfterSeconds = retryAfterSeconds;
+        this.name = "AuctionApiError";
+    }
+}
+const OPEN = 1;
+const REMEMBERED_BIDS = 1000;
+/** One connection to the auction API; see the module documentation. */
+export class AuctionClient {
+    options;
+    retryPolicy;
+    events = new Emitter();
+    clock = new ClockSync();
+    views = new Map();
+    /** Joined auctions with how many callers hold each join. */
+    joined = new Map();
+    /** When each JoinAuction was sent on the current socket (a round trip for the clock). */
+    joinSentAt = new Map();
+    /** Bid ids whose outcome was emitted, oldest first. */
+    announcedBids = new Set();
+    currentState = "Disconnected";
+    socket;
+    epoch = 0;
+    retryCount = 0;
+    lostAtMs = 0;
+    retryTimer;
+    pollTimer;
+    pingTimer;
+    pongTimer;
+    pingSentAtMs = 0;
+    constructor(options) {
+        this.options = {
+            pollIntervalMs: 5_000,
+            pingIntervalMs: 240_000,
+            pongTimeoutMs: 30_000,
+            bidAttempts: 4,
+            ...options,
+        };
+        this.retryPolicy = options.retryPolicy ?? seedRetryPolicy();
+    }
+    /** The connection state. */
+    get state() {
+        return this.currentState;
+    }
+    /** The estimated offset of the server's clock from this one, in milliseconds. */
+    get clockOffsetMs() {
+        return this.clock.offsetMs;
+    }
+    /** The server's clock now. */
+    serverNow() {
+        return this.clock.serverNow(Date.now());
+    }
+    /** Subscribes to an event; returns the function that unsubscribes. */
+    on(type, listener) {
+        return this.events.on(type, listener);
+    }
+    /** What the client knows about an auction. */
+    auction(auctionId) {
+        return this.views.get(auctionId);
+    }
+    /** The auction as it should be shown now: the price falling on schedule between frames. */
+    display(auctionId) {
+        const view = this.views.get(auctionId);
+        return view === undefined ? undefined : displayAt(view, this.serverNow());
+    }
+    /** Opens the connection (and keeps it open) until {@link stop}. */
+    connect() {
+        if (this.move("connect"))
+            void this.openSocket();
+    }
+    /** Closes the connection for good: no reconnect, no polling. Joins are kept for a later connect. */
+    stop() {
+        this.move("stop");
+        this.clearTimers();
+        const socket = this.socket;
+        this.socket = undefined;
+        socket?.ws.close(1000, "client stopped");
+    }
+    /**
+     * Joins an auction's group; joins are counted, so every `join` needs its own `leave`. While not
+     * connected the join is remembered and the snapshot is fetched over HTTP.
+     */
+    join(auctionId) {
+        const holders = this.joined.get(auctionId) ?? 0;
+        this.joined.set(auctionId, holders + 1);
+        if (holders > 0)
+            return;
+        if (this.currentState === "Connected")
+            this.sendJoin(auctionId);
+        else
+            void this.pollOnce(auctionId);
+    }
+    /** Releases one `join`; the last one leaves the group and forgets the auction. */
+    leave(auctionId) {
+        const holders = this.joined.get(auctionId) ?? 0;
+        if (holders > 1) {
+            this.joined.set(auctionId, holders - 1);
+            return;
+        }
+        if (holders === 0)
+            return;
+        this.joined.delete(auctionId);
+        this.joinSentAt.delete(auctionId);
+        this.views.delete(auctionId);
+        this.send({ action: "LeaveAuction", auctionId });
+    }
+    /** Auctions joined now. */
+    joinedAuctions() {
+        return [...this.joined.keys()];
+    }
+    /** Fetches a snapshot over HTTP (`GET /api/auctions/{id}`) and merges it into the view. */
+    async fetchAuction(auctionId) {
+        const sentAt = Date.now();
+        const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
+        const receivedAt = Date.now();
+        if (!response.ok)
+            throw await apiError(response);
+        const snapshot = (await response.json());
+        this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
+        const view = applyPolledSnapshot(this.views.get(auctionId), snapshot);
+        if (this.joined.has(auctionId))
+            this.updateView(view);
+        return view;
+    }
+    /**
+     * Bids `bidPrice` on an auction over REST. Network errors, 5xx and 429 (after `Retry-After`) are
+     * retried with the same bidId, which the server deduplicates: a retry never takes a second item.
+     * Resolves with the outcome (accepted, or rejected with a reason); throws {@link AuctionApiError}
+     * for other answers (401, 403, 404, 400) and the last network error when every attempt failed.
+     */
+    async placeBid(auctionId, bidPrice, options = {}) {
+        const bidId = options.bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
+        const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
+        const body = JSON.stringify({ bidPrice, bidId });
+        let lastError;
+        for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
+            if (attempt > 0)
+                await sleep(retryDelayMs(attempt, lastError));
+            let response;
+            try {
+                response = await this.request("POST", path, body);
+            }
+            catch (error) {
+                lastError = error;
+                continue;
+            }
+            if (response.status === 200 || response.status === 201 || response.status === 409) {
+                const outcome = (await response.json());
+                this.announceBid(auctionId, outcome);
+                return outcome;
+            }
+            const error = await apiError(response);
+            if (response.status !== 429 && response.status < 500)
+                throw error;
+            lastError = error;
+        }
+        throw lastError;
+    }
+    // ---- connection ----
+    move(event) {
+        const next = transition(this.currentState, event);
+        if (next === undefined)
+            return false;
+        if (next !== this.currentState) {
+            this.currentState = next;
+            this.events.emit("state", next);
+        }
+        return true;
+    }
+    async openSocket() {
+        const epoch = ++this.epoch;
+        let token;
+        try {
+            token = await this.options.token?.();
+        }
+        catch (error) {
+            this.events.emit("error", { kind: "token", message: messageOf(error) });
+            this.lost(epoch);
+            return;
+        }
+        // stop() or a newer attempt may have happened while the token was being fetched.
+        if (epoch !== this.epoch || this.currentState === "Disconnected")
+            return;
+        const url = new URL(this.options.url);
+        if (token)
+            url.searchParams.set("token", token);
+        const Factory = this.options.WebSocket ?? globalThis.WebSocket;
+        let ws;
+        try {
+            ws = new Factory(url.toString());
+        }
+        catch (error) {
+            this.events.emit("error", { kind: "socket", message: messageOf(error) });
+            this.lost(epoch);
+            return;
+        }
+        this.socket = { ws, epoch };
+        ws.onopen = () => this.opened(epoch);
+        ws.onmessage = (event) => {
+            if (epoch === this.epoch && typeof event.data === "string")
+                this.received(event.data, epoch);
+        };
+        ws.onerror = () => {
+            // The close event that follows carries what there is to know.
+        };
+        ws.onclose = (event) => {
+            if (epoch !== this.epoch || this.currentState === "Disconnected")
+                return;
+            this.events.emit("error", {
+                kind: "socket",
+                message: `connection closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`,
+            });
+            this.lost(epoch);
+        };
+    }
+    opened(epoch) {
+        if (epoch !== this.epoch || !this.move("opened"))
+            return;
+        this.retryCount = 0;
+        this.stopPolling();
+        this.joinSentAt.clear();
+        for (const auctionId of this.joined.keys())
+            this.sendJoin(auctionId);
+        this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+    }
+    /** The socket of `epoch` is gone (closed, failed to open, or silent): retry on the policy. */
+    lost(epoch) {
+        if (epoch !== this.epoch)
+            return;
+        const wasConnected = this.currentState === "Connected";
+        const socket = this.socket;
+        this.socket = undefined;
+        if (socket !== undefined) {
+            // Detach first: the close this causes must not count as a second loss.
+            socket.ws.onopen = socket.ws.onclose = socket.ws.onmessage = socket.ws.onerror = null;
+            if (socket.ws.readyState <= OPEN)
+                socket.ws.close(4000, "reconnecting");
+        }
+        this.clearTimers();
+        if (!this.move("lost"))
+            return;
+        if (wasConnected || this.retryCount === 0)
+            this.lostAtMs = Date.now();
+        this.startPolling();
+        const delay = this.retryPolicy.nextRetryDelayMs({
+            previousRetryCount: this.retryCount,
+            elapsedMs: Date.now() - this.lostAtMs,
+        });
+        if (delay === null) {
+            this.events.emit("error", { kind: "socket", message: "the retry policy gave up" });
+            this.stop();
+            return;
+        }
+        this.retryCount += 1;
+        this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            if (this.currentState === "Reconnecting")
+                void this.openSocket();
+        }, delay);
+    }
+    ping() {
+        if (this.pongTimer !== undefined)
+            return;
+        this.pingSentAtMs = Date.now();
+        this.send({ action: "Ping" });
+        const epoch = this.epoch;
+        this.pongTimer = setTimeout(() => {
+            this.pongTimer = undefined;
+            this.events.emit("error", { kind: "socket", message: "no Pong: the connection is dead" });
+            this.lost(epoch);
+        }, this.options.pongTimeoutMs);
+    }
+    send(frame) {
+        const ws = this.socket?.ws;
+        if (this.currentState === "Connected" && ws !== undefined && ws.readyState === OPEN) {
+            ws.send(JSON.stringify(frame));
+        }
+    }
+    sendJoin(auctionId) {
+        this.joinSentAt.set(auctionId, Date.now());
+        this.send({ action: "JoinAuction", auctionId });
+    }
+    clearTimers() {
+        clearTimeout(this.retryTimer);
+        clearInterval(this.pingTimer);
+        clearTimeout(this.pongTimer);
+        this.retryTimer = this.pingTimer = this.pongTimer = undefined;
+        this.stopPolling();
+    }
+    // ---- polling fallback ----
+    startPolling() {
+        if (this.pollTimer !== undefined)
+            return;
+        const tick = () => {
+            if (this.currentState !== "Reconnecting") {
+                this.pollTimer = undefined;
+                return;
+            }
+            for (const auctionId of this.joined.keys())
+                void this.pollOnce(auctionId);
+            this.pollTimer = setTimeout(tick, this.options.pollIntervalMs);
+        };
+        tick();
+    }
+    stopPolling() {
+        clearTimeout(this.pollTimer);
+        this.pollTimer = undefined;
+    }
+    async pollOnce(auctionId) {
+        try {
+            await this.fetchAuction(auctionId);
+        }
+        catch (error) {
+            this.events.emit("error", { kind: "poll", message: messageOf(error), auctionId });
+        }
+    }
+    // ---- frames ----
+    received(text, epoch) {
+        const frame = parseServerFrame(text);
+        if (frame === undefined)
+            return;
+        const receivedAt = Date.now();
+        this.clock.observeOneWay(frame.sentAt, receivedAt);
+        this.handle(frame, epoch, receivedAt);
+    }
+    handle(frame, epoch, receivedAt) {
+        switch (frame.type) {
+            case "AuctionState": {
+                const snapshot = frame.data;
+                const sentAt = this.joinSentAt.get(snapshot.auctionId);
+                if (sentAt !== undefined) {
+                    this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
+                    this.joinSentAt.delete(snapshot.auctionId);
+                }
+                if (!this.joined.has(snapshot.auctionId))
+                    return;
+                this.updateView(applyJoinState(this.views.get(snapshot.auctionId), snapshot, epoch));
+                this.events.emit("AuctionState", snapshot);
+                return;
+            }
+            case "PriceUpdated": {
+                const data = frame.data;
+                this.merge(data.auctionId, (view) => applyPriceUpdated(view, data, epoch));
+                this.events.emit("PriceUpdated", data);
+                return;
+            }
+            case "ViewerCountUpdated": {
+                const data = frame.data;
+                this.merge(data.auctionId, (view) => applyViewerCount(view, data, frame.sentAt));
+                this.events.emit("ViewerCountUpdated", data);
+                return;
+            }
+            case "ItemSold": {
+                const data = frame.data;
+                this.merge(data.auctionId, (view) => applyItemSold(view, data, epoch));
+                this.events.emit("ItemSold", data);
+                return;
+            }
+            case "AuctionEnded": {
+                const data = frame.data;
+                this.merge(data.auctionId, (view) => applyAuctionEnded(view, data));
+                this.events.emit("AuctionEnded", data);
+                return;
+            }
+            case "BidAccepted": {
+                const data = frame.data;
+                this.announceBid(data.auctionId, { status: "Accepted", ...data });
+                return;
+            }
+            case "BidRejected": {
+                const data = frame.data;
+                this.announceBid(data.auctionId, { status: "Rejected", ...data });
+                return;
+            }
+            case "Pong": {
+                clearTimeout(this.pongTimer);
+                this.pongTimer = undefined;
+                this.clock.observeRoundTrip(frame.sentAt, this.pingSentAtMs, receivedAt);
+                this.events.emit("Pong", {});
+                return;
+            }
+            case "Error": {
+                const data = frame.data;
+                this.events.emit("error", {
+                    kind: "server",
+                    message: data.message,
+                    ...(data.auctionId === undefined ? {} : { auctionId: data.auctionId }),
+                    frame: data,
+                });
+                return;
+            }
+        }
+    }
+    merge(auctionId, apply) {
+        const view = this.views.get(auctionId);
+        if (view === undefined)
+            return;
+        const next = apply(view);
+        if (next !== undefined)
+            this.updateView(next);
+    }
+    updateView(view) {
+        this.views.set(view.auctionId, view);
+        this.events.emit("auction", view);
+    }
+    /**
+     * Emits a bid's outcome once, whichever of the REST answer and the frame arrives first. An
+     * accepted bid also refreshes the auction over HTTP: the buyer's own connections get no
+     * `ItemSold`, and counting down locally would double-count against other buyers' frames.
+     */
+    announceBid(auctionId, outcome) {
+        if (this.announcedBids.has(outcome.bidId))
+            return;
+        this.announcedBids.add(outcome.bidId);
+        if (this.announcedBids.size > REMEMBERED_BIDS) {
+            const oldest = this.announcedBids.values().next().value;
+            if (oldest !== undefined)
+                this.announcedBids.delete(oldest);
+        }
+        if (outcome.status === "Accepted") {
+            const { status: _status, ...rest } = outcome;
+            this.events.emit("BidAccepted", { ...rest, auctionId });
+            if (this.joined.has(auctionId))
+                void this.pollOnce(auctionId);
+        }
+        else {
+            const { status: _status, ...rest } = outcome;
+            this.events.emit("BidRejected", { ...rest, auctionId });
+        }
+    }
+    // ---- HTTP ----
+    async request(method, path, body) {
+        const headers = { accept: "application/json" };
+        if (body !== undefined)
+            headers["content-type"] = "application/json";
+        const token = await this.options.token?.();
+        if (token)
+            headers.authorization = `Bearer ${token}`;
+        const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+        return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+        });
+    }
+}
+async function apiError(response) {
+    let problem = { status: response.status };
+    try {
+        problem = { ...(await response.json()), status: response.status };
+    }
+    catch {
+        // A body that is not a problem document: the status says enough.
+    }
+    const retryAfter = Number(response.headers.get("retry-after"));
+    return new AuctionApiError(response.status, problem, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+}
+/** A bid retry waits `Retry-After` when the server said so, else 250 ms doubling, with jitter. */
+function retryDelayMs(attempt, lastError) {
+    if (lastError instanceof AuctionApiError && lastError.retryAfterSeconds !== undefined) {
+        return lastError.retryAfterSeconds * 1000;
+    }
+    const base = 250 * 2 ** (attempt - 1);
+    return Math.round(base * (0.8 + 0.4 * Math.random()));
+}
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+function messageOf(error) {
+    return error instanceof Error ? error.message : String(error);
+}

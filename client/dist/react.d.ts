@@ -1,0 +1,53 @@
+/**
+ * `useAuction(auctionId)`: the React counterpart of the seed's `useAuctionHub`. It joins the
+ * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
+ * component is mounted, re-renders as the price falls each second, and exposes the connection
+ * state, the last error and the last bid outcome.
+ */
+import { type ReactNode } from "react";
+import { AuctionApiError, type AuctionClient, type ClientError } from "./client.js";
+import type { AuctionStatus, BidAcceptedData, BidOutcome, BidRejectedData, EndReason } from "./protocol.js";
+import type { ConnectionState } from "./state.js";
+import type { AuctionView } from "./view.js";
+/** Makes `client` the one `useAuction` uses below it. The caller owns connect/stop. */
+export declare function AuctionClientProvider(props: {
+    client: AuctionClient;
+    children?: ReactNode;
+}): ReactNode;
+/** The client of the nearest `AuctionClientProvider`. */
+export declare function useAuctionClient(): AuctionClient;
+/** The last bid outcome, from the REST answer or the frame, whichever came first. */
+export type LastBid = ({
+    status: "Accepted";
+} & BidAcceptedData) | ({
+    status: "Rejected";
+} & BidRejectedData);
+/** What `useAuction` returns. */
+export interface UseAuction {
+    /** The price to show now (falling on schedule between frames); undefined before the snapshot. */
+    currentPrice: number | undefined;
+    currency: string | undefined;
+    activeViewers: number | undefined;
+    remainingItems: number | undefined;
+    dropsRemaining: number | undefined;
+    status: AuctionStatus | undefined;
+    endReason: EndReason | null | undefined;
+    /** The connection state; `isConnected` is `connectionState === "Connected"`. */
+    connectionState: ConnectionState;
+    isConnected: boolean;
+    lastError: ClientError | AuctionApiError | Error | undefined;
+    lastBid: LastBid | undefined;
+    /** Everything the client knows about the auction. */
+    auction: AuctionView | undefined;
+    /** Bids over REST (retried safely with one bidId); the outcome also lands in `lastBid`. */
+    placeBid: (bidPrice: number) => Promise<BidOutcome>;
+}
+/** Options of {@link useAuction}. */
+export interface UseAuctionOptions {
+    /** Use this client instead of the provider's. */
+    client?: AuctionClient;
+    /** How often to re-check the extrapolated price. Default 250 ms. */
+    refreshMs?: number;
+}
+export declare function useAuction(auctionId: string, options?: UseAuctionOptions): UseAuction;
+export { AuctionApiError };

@@ -1,0 +1,25 @@
+/**
+ * The connection's state machine, as a pure transition function so that every edge is written
+ * down and tested:
+ *
+ * ```text
+ * Disconnected --connect--> Connecting --opened--> Connected
+ * Connecting   --lost-----> Reconnecting           (the first connect also retries)
+ * Connected    --lost-----> Reconnecting --opened--> Connected
+ * Reconnecting --lost-----> Reconnecting           (another attempt failed; wait and retry)
+ * any          --stop-----> Disconnected
+ * ```
+ */
+/** The next state, or `undefined` when the event is not valid in `state` (it is then ignored). */
+export function transition(state, event) {
+    switch (event) {
+        case "stop":
+            return "Disconnected";
+        case "connect":
+            return state === "Disconnected" ? "Connecting" : undefined;
+        case "opened":
+            return state === "Connecting" || state === "Reconnecting" ? "Connected" : undefined;
+        case "lost":
+            return state === "Disconnected" ? undefined : "Reconnecting";
+    }
+}

@@ -1,0 +1,129 @@
+/**
+ * What a client knows about one auction, and the rules that merge frames and polls into it.
+ *
+ * During an auction `currentPrice` and `remainingItems` only go down (PROTOCOL.md section 4), so a
+ * late or duplicated frame can never move the display backwards: the lowest value seen wins. The
+ * status only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is
+ * the truth and replaces what was held before — except values that frames on the same connection
+ * have already lowered after the join was sent, which are newer than the snapshot.
+ */
+import { scheduledPrice } from "./price.js";
+const STATUS_ORDER = { Scheduled: 0, Active: 1, Ended: 2 };
+function laterStatus(a, b) {
+    return STATUS_ORDER[b] > STATUS_ORDER[a] ? b : a;
+}
+/** A view built from a snapshot alone. */
+export function viewFromSnapshot(snapshot, epoch) {
+    return {
+        auctionId: snapshot.auctionId,
+        tenantId: snapshot.tenantId,
+        title: snapshot.title,
+        status: snapshot.status,
+        endReason: snapshot.endReason,
+        currency: snapshot.currency,
+        startPrice: snapshot.startPrice,
+        floorPrice: snapshot.floorPrice,
+        priceDrop: snapshot.priceDrop,
+        dropIntervalSeconds: snapshot.dropIntervalSeconds,
+        startsAtMs: Date.parse(snapshot.startsAt),
+        currentPrice: snapshot.currentPrice,
+        dropsRemaining: snapshot.dropsRemaining,
+        totalItems: snapshot.totalItems,
+        remainingItems: snapshot.remainingItems,
+        activeViewers: snapshot.activeViewers,
+        activeViewersAtMs: Date.parse(snapshot.serverTime),
+        epoch,
+    };
+}
+/**
+ * Applies the `AuctionState` that answered a join on connection `epoch`: the truth, except what
+ * frames of that same connection lowered after the join.
+ */
+export function applyJoinState(previous, snapshot, epoch) {
+    const fresh = viewFromSnapshot(snapshot, epoch);
+    if (previous === undefined || previous.epoch !== epoch)
+        return fresh;
+    return {
+        ...fresh,
+        status: laterStatus(fresh.status, previous.status),
+        endReason: fresh.endReason ?? previous.endReason,
+        currentPrice: Math.min(fresh.currentPrice, previous.currentPrice),
+        dropsRemaining: Math.min(fresh.dropsRemaining, previous.dropsRemaining),
+        remainingItems: Math.min(fresh.remainingItems, previous.remainingItems),
+    };
+}
+/** Merges a polled snapshot (`GET /api/auctions/{id}`): nothing moves backwards. */
+export function applyPolledSnapshot(previous, snapshot) {
+    const polled = viewFromSnapshot(snapshot, 0);
+    if (previous === undefined)
+        return polled;
+    const newerCount = polled.activeViewersAtMs >= previous.activeViewersAtMs;
+    const status = laterStatus(previous.status, polled.status);
+    return {
+        ...polled,
+        status,
+        endReason: status === "Ended" ? (previous.endReason ?? polled.endReason) : null,
+        currentPrice: Math.min(previous.currentPrice, polled.currentPrice),
+        dropsRemaining: Math.min(previous.dropsRemaining, polled.dropsRemaining),
+        remainingItems: Math.min(previous.remainingItems, polled.remainingItems),
+        activeViewers: newerCount ? polled.activeViewers : previous.activeViewers,
+        activeViewersAtMs: Math.max(previous.activeViewersAtMs, polled.activeViewersAtMs),
+        epoch: previous.epoch,
+    };
+}
+/** `PriceUpdated`: only a lower price counts; `undefined` when nothing changed. */
+export function applyPriceUpdated(view, data, epoch) {
+    if (!(data.currentPrice < view.currentPrice))
+        return undefined;
+    return {
+        ...view,
+        status: laterStatus(view.status, "Active"),
+        currentPrice: data.currentPrice,
+        dropsRemaining: Math.min(view.dropsRemaining, data.dropsRemaining),
+        epoch,
+    };
+}
+/** `ViewerCountUpdated`: a count older than the one shown is ignored. */
+export function applyViewerCount(view, data, sentAtMs) {
+    const at = Number.isFinite(sentAtMs) ? sentAtMs : view.activeViewersAtMs;
+    if (at < view.activeViewersAtMs || data.activeViewers === view.activeViewers)
+        return undefined;
+    return { ...view, activeViewers: data.activeViewers, activeViewersAtMs: at };
+}
+/**
+ * `ItemSold`: only a lower count counts. It may arrive after `AuctionEnded` (they travel on
+ * different paths); the count still drops and the auction stays ended.
+ */
+export function applyItemSold(view, data, epoch) {
+    if (!(data.remainingItems < view.remainingItems))
+        return undefined;
+    return { ...view, remainingItems: data.remainingItems, epoch };
+}
+/** `AuctionEnded`: final; a second one changes nothing. */
+export function applyAuctionEnded(view, data) {
+    if (view.status === "Ended" && view.endReason !== null)
+        return undefined;
+    return {
+        ...view,
+        status: "Ended",
+        endReason: data.reason,
+        remainingItems: data.reason === "SoldOut" ? 0 : view.remainingItems,
+    };
+}
+/**
+ * The displayed price: the schedule's price at the server's clock, never above the lowest price the
+ * server reported; frozen once the auction ended. A Scheduled auction whose start has passed shows
+ * as Active (the ticker's frame may be a moment late).
+ */
+export function displayAt(view, serverNowMs) {
+    if (view.status === "Ended") {
+        return { price: view.currentPrice, dropsRemaining: view.dropsRemaining, status: "Ended" };
+    }
+    const scheduled = scheduledPrice(view, serverNowMs);
+    const started = serverNowMs >= view.startsAtMs;
+    return {
+        price: Math.min(view.currentPrice, scheduled.price),
+        dropsRemaining: Math.min(view.dropsRemaining, scheduled.dropsRemaining),
+        status: view.status === "Scheduled" && started ? "Active" : view.status,
+    };
+}

@@ -1,0 +1,33 @@
+/**
+ * The TypeScript client of the auction real-time API: `AuctionClient` (WebSocket with reconnect,
+ * re-join and polling fallback; REST bids), the wire types of PROTOCOL.md, and the pure rules it is
+ * built from (retry policy, state machine, price schedule, clock offset, view merging). The React
+ * hook lives in the `./react` entry point.
+ */
+
+export {
+  AuctionApiError,
+  AuctionClient,
+  type AuctionClientEvents,
+  type AuctionClientOptions,
+  type ClientError,
+  type TokenFactory,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "./client.js";
+export { ClockSync, formatPrice, minorDigits, type PriceSchedule, scheduledPrice } from "./price.js";
+export * from "./protocol.js";
+export { type RetryContext, type RetryPolicy, type SeedRetryOptions, seedRetryPolicy } from "./retry.js";
+export { type ConnectionEvent, type ConnectionState, transition } from "./state.js";
+export {
+  type AuctionView,
+  applyAuctionEnded,
+  applyItemSold,
+  applyJoinState,
+  applyPolledSnapshot,
+  applyPriceUpdated,
+  applyViewerCount,
+  type DisplayedAuction,
+  displayAt,
+  viewFromSnapshot,
+} from "./view.js";

@@ -1,0 +1,159 @@
+/**
+ * `useAuction(auctionId)`: the React counterpart of the seed's `useAuctionHub`. It joins the
+ * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
+ * component is mounted, re-renders as the price falls each second, and exposes the connection
+ * state, the last error and the last bid outcome.
+ */
+
+import {
+  createContext,
+  createElement,
+  type ReactNode,
+  useCallback,
+  useContext,
+  useEffect,
+  useReducer,
+  useRef,
+  useState,
+} from "react";
+import { AuctionApiError, type AuctionClient, type ClientError } from "./client.js";
+import type {
+  AuctionStatus,
+  BidAcceptedData,
+  BidOutcome,
+  BidRejectedData,
+  EndReason,
+} from "./protocol.js";
+import type { ConnectionState } from "./state.js";
+import type { AuctionView } from "./view.js";
+
+const ClientContext = createContext<AuctionClient | null>(null);
+
+/** Makes `client` the one `useAuction` uses below it. The caller owns connect/stop. */
+export function AuctionClientProvider(props: {
+  client: AuctionClient;
+  children?: ReactNode;
+}): ReactNode {
+  return createElement(ClientContext.Provider, { value: props.client }, props.children);
+}
+
+/** The client of the nearest `AuctionClientProvider`. */
+export function useAuctionClient(): AuctionClient {
+  const client = useContext(ClientContext);
+  if (client === null) throw new Error("useAuction needs an <AuctionClientProvider client={…}>");
+  return client;
+}
+
+/** The last bid outcome, from the REST answer or the frame, whichever came first. */
+export type LastBid =
+  | ({ status: "Accepted" } & BidAcceptedData)
+  | ({ status: "Rejected" } & BidRejectedData);
+
+/** What `useAuction` returns. */
+export interface UseAuction {
+  /** The price to show now (falling on schedule between frames); undefined before the snapshot. */
+  currentPrice: number | undefined;
+  currency: string | undefined;
+  activeViewers: number | undefined;
+  remainingItems: number | undefined;
+  dropsRemaining: number | undefined;
+  status: AuctionStatus | undefined;
+  endReason: EndReason | null | undefined;
+  /** The connection state; `isConnected` is `connectionState === "Connected"`. */
+  connectionState: ConnectionState;
+  isConnected: boolean;
+  lastError: ClientError | AuctionApiError | Error | undefined;
+  lastBid: LastBid | undefined;
+  /** Everything the client knows about the auction. */
+  auction: AuctionView | undefined;
+  /** Bids over REST (retried safely with one bidId); the outcome also lands in `lastBid`. */
+  placeBid: (bidPrice: number) => Promise<BidOutcome>;
+}
+
+/** Options of {@link useAuction}. */
+export interface UseAuctionOptions {
+  /** Use this client instead of the provider's. */
+  client?: AuctionClient;
+  /** How often to re-check the extrapolated price. Default 250 ms. */
+  refreshMs?: number;
+}
+
+export function useAuction(auctionId: string, options: UseAuctionOptions = {}): UseAuction {
+  const contextClient = useContext(ClientContext);
+  const client = options.client ?? contextClient;
+  if (client === null) throw new Error("useAuction needs an <AuctionClientProvider client={…}>");
+  const refreshMs = options.refreshMs ?? 250;
+
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const [connectionState, setConnectionState] = useState<ConnectionState>(client.state);
+  const [lastError, setLastError] = useState<UseAuction["lastError"]>(undefined);
+  const [lastBid, setLastBid] = useState<LastBid | undefined>(undefined);
+  const shownPrice = useRef<number | undefined>(undefined);
+
+  useEffect(() => {
+    setConnectionState(client.state);
+    const unsubscribe = [
+      client.on("state", setConnectionState),
+      client.on("auction", (view) => {
+        if (view.auctionId === auctionId) rerender();
+      }),
+      client.on("error", (error) => {
+        if (error.auctionId === undefined || error.auctionId === auctionId) setLastError(error);
+      }),
+      client.on("BidAccepted", (data) => {
+        if (data.auctionId === auctionId) setLastBid({ status: "Accepted", ...data });
+      }),
+      client.on("BidRejected", (data) => {
+        if (data.auctionId === auctionId) setLastBid({ status: "Rejected", ...data });
+      }),
+    ];
+    client.join(auctionId);
+    rerender();
+    return () => {
+      for (const off of unsubscribe) off();
+      client.leave(auctionId);
+    };
+  }, [client, auctionId]);
+
+  // The price falls between frames: re-render when the displayed price changes.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      const price = client.display(auctionId)?.price;
+      if (price !== shownPrice.current) rerender();
+    }, refreshMs);
+    return () => clearInterval(timer);
+  }, [client, auctionId, refreshMs]);
+
+  const placeBid = useCallback(
+    async (bidPrice: number) => {
+      try {
+        return await client.placeBid(auctionId, bidPrice);
+      } catch (error) {
+        setLastError(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    },
+    [client, auctionId],
+  );
+
+  const view = client.auction(auctionId);
+  const shown = client.display(auctionId);
+  shownPrice.current = shown?.price;
+  return {
+    currentPrice: shown?.price,
+    currency: view?.currency,
+    activeViewers: view?.activeViewers,
+    remainingItems: view?.remainingItems,
+    dropsRemaining: shown?.dropsRemaining,
+    status: shown?.status,
+    endReason: view?.endReason,
+    connectionState,
+    isConnected: connectionState === "Connected",
+    lastError,
+    lastBid,
+    auction: view,
+    placeBid,
+  };
+}
+
+export { AuctionApiError };

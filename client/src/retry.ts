@@ -1,0 +1,52 @@
+/**
+ * Reconnect policies. The default is the seed's schedule — 0, 2, 10 and 30 seconds, then every
+ * 30 seconds for ever (a live auction has no good moment to give up) — with jitter, so that the
+ * thousands of viewers a server restart drops do not all come back in the same millisecond.
+ */
+
+/** What a policy knows about the retries so far. */
+export interface RetryContext {
+  /** Retries already made since the connection was lost (0 before the first). */
+  previousRetryCount: number;
+  /** Milliseconds since the connection was lost. */
+  elapsedMs: number;
+}
+
+/** Chooses the delay before the next reconnect attempt; `null` stops retrying. */
+export interface RetryPolicy {
+  nextRetryDelayMs(context: RetryContext): number | null;
+}
+
+/** Options of {@link seedRetryPolicy}. */
+export interface SeedRetryOptions {
+  /** The base delays in order; the last repeats for ever. Default `[0, 2000, 10000, 30000]`. */
+  delaysMs?: readonly number[];
+  /**
+   * Each base delay is spread uniformly over `base × (1 ± jitterRatio)`. Default 0.2; 0 disables
+   * jitter.
+   */
+  jitterRatio?: number;
+  /** The first, immediate retry is spread over `[0, immediateSpreadMs)`. Default 500. */
+  immediateSpreadMs?: number;
+  /** A source of uniform numbers in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** The seed's 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
+export function seedRetryPolicy(options: SeedRetryOptions = {}): RetryPolicy {
+  const delays = options.delaysMs ?? [0, 2_000, 10_000, 30_000];
+  if (delays.length === 0 || delays.some((d) => !(d >= 0))) {
+    throw new RangeError("delaysMs must be a non-empty list of non-negative numbers");
+  }
+  const jitter = options.jitterRatio ?? 0.2;
+  if (!(jitter >= 0 && jitter < 1)) throw new RangeError("jitterRatio must be in [0, 1)");
+  const spread = options.immediateSpreadMs ?? 500;
+  const random = options.random ?? Math.random;
+  return {
+    nextRetryDelayMs({ previousRetryCount }) {
+      const base = delays[Math.min(previousRetryCount, delays.length - 1)] ?? 0;
+      if (base === 0) return spread > 0 ? Math.floor(random() * spread) : 0;
+      return Math.round(base * (1 - jitter + 2 * jitter * random()));
+    },
+  };
+}

@@ -1,0 +1,299 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AuctionApiError, AuctionClient, type AuctionClientOptions } from "../src/client.js";
+import type { ConnectionState } from "../src/state.js";
+import { FakeWebSocket, json, snapshot } from "./fakes.js";
+
+const fetchMock = vi.fn<typeof fetch>();
+
+function client(options: Partial<AuctionClientOptions> = {}): AuctionClient {
+  return new AuctionClient({
+    url: "ws://auction.test/ws",
+    apiBaseUrl: "http://auction.test",
+    WebSocket: FakeWebSocket,
+    fetch: fetchMock,
+    retryPolicy: { nextRetryDelayMs: ({ previousRetryCount }) => [0, 2000, 10_000, 30_000][Math.min(previousRetryCount, 3)] ?? 30_000 },
+    ...options,
+  });
+}
+
+/** Lets pending promises (token factory, fetch bodies) settle under fake timers. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date("2026-11-27T12:00:00Z") });
+  FakeWebSocket.reset();
+  fetchMock.mockReset();
+  fetchMock.mockImplementation(async () => json(200, snapshot()));
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("AuctionClient connection", () => {
+  it("walks Connecting → Connected → Reconnecting → Connected → Disconnected", async () => {
+    const c = client();
+    const states: ConnectionState[] = [];
+    c.on("state", (s) => states.push(s));
+    c.connect();
+    await settle();
+    FakeWebSocket.last().open();
+    FakeWebSocket.last().drop();
+    await vi.advanceTimersByTimeAsync(0);
+    FakeWebSocket.last().open();
+    c.stop();
+    expect(states).toEqual(["Connecting", "Connected", "Reconnecting", "Connected", "Disconnected"]);
+  });
+
+  it("asks the token factory before every connect and puts the token in the URL", async () => {
+    let n = 0;
+    const c = client({ token: async () => `token-${++n}` });
+    c.connect();
+    await settle();
+    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws?token=token-1");
+    FakeWebSocket.last().open();
+    FakeWebSocket.last().drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws?token=token-2");
+  });
+
+  it("retries on the policy's schedule and never gives up", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    FakeWebSocket.last().drop(); // the first connect fails: retry at once
+    expect(c.state).toBe("Reconnecting");
+    const opened = () => FakeWebSocket.instances.length;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(opened()).toBe(2);
+    FakeWebSocket.last().drop();
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(opened()).toBe(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(opened()).toBe(3);
+    FakeWebSocket.last().drop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(opened()).toBe(4);
+    for (let i = 5; i < 10; i++) {
+      FakeWebSocket.last().drop();
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(opened()).toBe(i - 1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(opened()).toBe(i);
+    }
+    FakeWebSocket.last().open();
+    expect(c.state).toBe("Connected");
+    // A later loss starts the schedule again from 0.
+    FakeWebSocket.last().drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(opened()).toBe(10);
+  });
+
+  it("re-joins every joined auction after a reconnect and takes the fresh AuctionState as truth", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    let ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    c.join("a2");
+    expect(ws.actions()).toEqual([
+      { action: "JoinAuction", auctionId: "a1" },
+      { action: "JoinAuction", auctionId: "a2" },
+    ]);
+    ws.push("AuctionState", snapshot({ auctionId: "a1", currentPrice: 90, remainingItems: 3, activeViewers: 4 }));
+    expect(c.auction("a1")).toMatchObject({ currentPrice: 90, remainingItems: 3 });
+    ws.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    ws = FakeWebSocket.last();
+    ws.open();
+    expect(ws.actions()).toEqual([
+      { action: "JoinAuction", auctionId: "a1" },
+      { action: "JoinAuction", auctionId: "a2" },
+    ]);
+    ws.push("AuctionState", snapshot({ auctionId: "a1", currentPrice: 85, remainingItems: 1, activeViewers: 9 }));
+    expect(c.auction("a1")).toMatchObject({ currentPrice: 85, remainingItems: 1, activeViewers: 9 });
+  });
+
+  it("counts joins: the last leave sends LeaveAuction and forgets the auction", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    c.join("a1");
+    ws.push("AuctionState", snapshot());
+    c.leave("a1");
+    expect(ws.actions()).toEqual([{ action: "JoinAuction", auctionId: "a1" }]);
+    c.leave("a1");
+    expect(ws.actions()).toEqual([
+      { action: "JoinAuction", auctionId: "a1" },
+      { action: "LeaveAuction", auctionId: "a1" },
+    ]);
+    expect(c.auction("a1")).toBeUndefined();
+  });
+
+  it("polls every 5 s while reconnecting and stops once connected", async () => {
+    const c = client({ retryPolicy: { nextRetryDelayMs: () => 12_000 } });
+    c.connect();
+    await settle();
+    let ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    ws.push("AuctionState", snapshot({ currentPrice: 90 }));
+    expect(fetchMock).not.toHaveBeenCalled();
+    fetchMock.mockImplementation(async () => json(200, snapshot({ currentPrice: 80, remainingItems: 2 })));
+    ws.drop();
+    await settle();
+    expect(fetchMock).toHaveBeenCalledTimes(1); // at once
+    expect(String(fetchMock.mock.calls[0]?.[0])).toBe("http://auction.test/api/auctions/a1");
+    await settle();
+    expect(c.auction("a1")).toMatchObject({ currentPrice: 80, remainingItems: 2 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(fetchMock).toHaveBeenCalledTimes(3);
+    await vi.advanceTimersByTimeAsync(2_000); // the retry at 12 s
+    ws = FakeWebSocket.last();
+    ws.open();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(fetchMock).toHaveBeenCalledTimes(3);
+  });
+
+  it("pings well inside the idle timeout and reconnects when no Pong comes", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    await vi.advanceTimersByTimeAsync(240_000);
+    expect(ws.actions()).toEqual([{ action: "Ping" }]);
+    ws.push("Pong", {});
+    await vi.advanceTimersByTimeAsync(240_000);
+    expect(ws.actions()).toEqual([{ action: "Ping" }, { action: "Ping" }]);
+    await vi.advanceTimersByTimeAsync(30_000); // no Pong this time
+    expect(c.state).toBe("Reconnecting");
+    await vi.advanceTimersByTimeAsync(1); // the immediate retry (fake timers put a 0 ms timer set during a tick 1 ms later)
+    expect(FakeWebSocket.instances.length).toBe(2);
+  });
+
+  it("extrapolates the price each second at the server's clock", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    // The server's clock is 10 s ahead of ours; the auction started 20 s ago by the server.
+    const serverNow = Date.now() + 10_000;
+    ws.push(
+      "AuctionState",
+      snapshot({
+        startsAt: new Date(serverNow - 20_000).toISOString(),
+        serverTime: new Date(serverNow).toISOString(),
+        currentPrice: 80,
+        dropsRemaining: 60,
+      }),
+      serverNow,
+    );
+    expect(c.clockOffsetMs).toBe(10_000);
+    expect(c.display("a1")?.price).toBe(80);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(c.display("a1")?.price).toBe(79);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(c.display("a1")).toMatchObject({ price: 74, dropsRemaining: 54, status: "Active" });
+  });
+
+  it("ignores late and duplicated frames", async () => {
+    const c = client();
+    c.connect();
+    await settle();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    ws.push("AuctionState", snapshot({ currentPrice: 90, remainingItems: 3 }));
+    ws.push("PriceUpdated", { auctionId: "a1", currentPrice: 85, currency: "EUR", dropsRemaining: 65 });
+    ws.push("PriceUpdated", { auctionId: "a1", currentPrice: 88, currency: "EUR", dropsRemaining: 68 });
+    ws.push("ItemSold", { auctionId: "a1", remainingItems: 1 });
+    ws.push("AuctionEnded", { auctionId: "a1", reason: "FloorReached" });
+    ws.push("ItemSold", { auctionId: "a1", remainingItems: 2 });
+    ws.push("ItemSold", { auctionId: "a1", remainingItems: 0 });
+    ws.push("not json" as never, {} as never);
+    expect(c.auction("a1")).toMatchObject({ currentPrice: 85, remainingItems: 0, status: "Ended", endReason: "FloorReached" });
+  });
+});
+
+describe("AuctionClient bids", () => {
+  const accepted = {
+    bidId: "b-1",
+    status: "Accepted",
+    winningPrice: 90,
+    reservationId: "r-1",
+    expiresAt: "2026-11-27T12:10:00Z",
+  };
+
+  it("retries network errors and 5xx with the same bidId", async () => {
+    fetchMock
+      .mockRejectedValueOnce(new TypeError("network down"))
+      .mockResolvedValueOnce(json(503, { status: 503, title: "unavailable" }))
+      .mockResolvedValueOnce(json(201, accepted));
+    const c = client({ newBidId: () => "b-1" });
+    const outcome = c.placeBid("a1", 91);
+    await vi.runAllTimersAsync();
+    await expect(outcome).resolves.toEqual(accepted);
+    const bodies = fetchMock.mock.calls.map((call) => JSON.parse(String(call[1]?.body)));
+    expect(bodies).toEqual([
+      { bidPrice: 91, bidId: "b-1" },
+      { bidPrice: 91, bidId: "b-1" },
+      { bidPrice: 91, bidId: "b-1" },
+    ]);
+    expect(fetchMock.mock.calls[0]?.[1]?.method).toBe("POST");
+  });
+
+  it("waits Retry-After on 429 before retrying", async () => {
+    fetchMock
+      .mockResolvedValueOnce(json(429, { status: 429, code: "RateLimited" }, { "retry-after": "2" }))
+      .mockResolvedValueOnce(json(201, accepted));
+    const c = client({ newBidId: () => "b-1" });
+    const outcome = c.placeBid("a1", 91);
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(outcome).resolves.toMatchObject({ status: "Accepted" });
+  });
+
+  it("returns a rejection and throws other errors without retrying", async () => {
+    fetchMock.mockResolvedValueOnce(
+      json(409, { bidId: "b-2", status: "Rejected", reason: "PriceTooLow", currentPrice: 95 }),
+    );
+    const c = client({ token: () => "jwt" });
+    await expect(c.placeBid("a1", 91, { bidId: "b-2" })).resolves.toMatchObject({ reason: "PriceTooLow" });
+    expect(new Headers(fetchMock.mock.calls[0]?.[1]?.headers).get("authorization")).toBe("Bearer jwt");
+    fetchMock.mockResolvedValueOnce(json(403, { status: 403, title: "Forbidden", code: "Forbidden" }));
+    const error = await c.placeBid("a1", 91).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuctionApiError);
+    expect((error as AuctionApiError).status).toBe(403);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+  });
+
+  it("announces BidAccepted once per bidId, whether the REST answer or the frame comes first", async () => {
+    const c = client({ newBidId: () => "b-1" });
+    c.connect();
+    await settle();
+    const ws = FakeWebSocket.last();
+    ws.open();
+    c.join("a1");
+    ws.push("AuctionState", snapshot());
+    const seen: string[] = [];
+    c.on("BidAccepted", (data) => seen.push(data.bidId));
+    fetchMock.mockResolvedValueOnce(json(201, accepted));
+    await c.placeBid("a1", 91);
+    const { status: _status, ...frame } = accepted;
+    ws.push("BidAccepted", { ...frame, auctionId: "a1" });
+    ws.push("BidAccepted", { ...frame, auctionId: "a1" });
+    expect(seen).toEqual(["b-1"]);
+  });
+});
