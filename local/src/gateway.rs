@@ -8,10 +8,13 @@
 //!   connection closes after the idle timeout, any connection after the maximum lifetime.
 //! - `$disconnect` runs once per connection, with `disconnectStatusCode`/`disconnectReason`.
 //! - `/@connections/{id}`: POST (200, 410 `GoneException`, 413), GET, DELETE (204).
+//! - Fault injection (local only): `POST /_local/faults/websocket` `{"outage": true}` drops every
+//!   socket without a close frame (as a network cut does; `$disconnect` runs with 1006) and answers
+//!   upgrades with 503 until `{"outage": false}`; the HTTP API stays up, as in a partial outage.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -62,6 +65,8 @@ impl Default for Limits {
 enum Outbound {
     Frame(Box<Message>),
     Close(u16, &'static str),
+    /// Drop the socket without a close frame (a simulated network cut).
+    Cut,
 }
 
 // Kept small: one of these lives per open connection. tokio's channel allocates a block of 32
@@ -82,6 +87,8 @@ pub struct Gateway {
     limits: Limits,
     domain_name: String,
     stats: Arc<crate::stats::Stats>,
+    /// A simulated WebSocket outage (see the module docs).
+    outage: AtomicBool,
 }
 
 const STAGE: &str = "local";
@@ -150,7 +157,25 @@ impl Gateway {
             limits,
             domain_name,
             stats,
+            outage: AtomicBool::new(false),
         })
+    }
+
+    /// Starts or ends a simulated WebSocket outage; starting one cuts every open socket. Returns
+    /// how many sockets were cut.
+    pub fn set_outage(&self, outage: bool) -> usize {
+        self.outage.store(outage, Ordering::SeqCst);
+        if !outage {
+            return 0;
+        }
+        let live: Vec<Arc<Live>> = self
+            .live
+            .read()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default();
+        live.iter()
+            .filter(|l| l.outbound.send(Outbound::Cut).is_ok())
+            .count()
     }
 
     /// How many connections are open.
@@ -213,7 +238,22 @@ pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
                 .post(post_to_connection)
                 .delete(delete_connection),
         )
+        .route("/_local/faults/websocket", axum::routing::post(set_outage))
         .with_state(gateway)
+}
+
+#[derive(serde::Deserialize)]
+struct OutageRequest {
+    outage: bool,
+}
+
+async fn set_outage(
+    State(gateway): State<Arc<Gateway>>,
+    axum::Json(request): axum::Json<OutageRequest>,
+) -> Response {
+    let cut = gateway.set_outage(request.outage);
+    tracing::warn!(outage = request.outage, cut, "simulated WebSocket outage");
+    axum::Json(json!({"outage": request.outage, "cut": cut})).into_response()
 }
 
 async fn upgrade(
@@ -223,6 +263,13 @@ async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if gateway.outage.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"message": "Service Unavailable"})),
+        )
+            .into_response();
+    }
     let connection_id = new_connection_id();
     let connected_at = EpochMillis::now();
     let source_ip = peer.ip().to_string();
@@ -409,6 +456,7 @@ async fn serve(
                     let _ = socket.send(close_message(code, reason)).await;
                     break (code, reason);
                 }
+                Some(Outbound::Cut) => break (close::ABNORMAL, "Connection closed abnormally"),
                 None => break (close::GOING_AWAY, "Going away"),
             },
             () = &mut timer => {

@@ -311,6 +311,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .route("/_local/stats", axum::routing::get(stats::serve))
         .with_state(Arc::clone(&stats));
     let app = gateway::routes(Arc::clone(&gateway))
+        .merge(demo::routes(&config.auth))
         .merge(api_routes)
         .merge(bus_routes)
         .merge(stats_routes);
