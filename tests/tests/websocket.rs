@@ -459,3 +459,86 @@ async fn connection_ids_with_special_characters_round_trip() {
     }
     panic!("no connection id with + or / in 64 connections");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_outage_cuts_sockets_refuses_upgrades_and_ends() {
+    let stack = start().await;
+    let auction = create_auction(&stack, "public", 3).await;
+    let mut viewer = Client::connect(&stack, None).await;
+    viewer.join_and_state(&auction.id.to_string()).await;
+    eventually("the viewer is counted", || async {
+        viewers(&stack, &auction.id).await == 1
+    })
+    .await;
+
+    let http = reqwest::Client::new();
+    let fault = format!("{}/_local/faults/websocket", stack.http_url());
+    let cut: serde_json::Value = http
+        .post(&fault)
+        .json(&json!({"outage": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cut, json!({"outage": true, "cut": 1}));
+    // Cut like a network failure: no close frame, and `$disconnect` still runs.
+    assert_eq!(viewer.closed().await, None);
+    eventually("the cut viewer is uncounted", || async {
+        viewers(&stack, &auction.id).await == 0
+    })
+    .await;
+    assert_eq!(handshake_status(&stack, "").await, Some(503));
+    // The HTTP API stays up: the polling fallback works during the outage.
+    let snapshot = http
+        .get(format!("{}/api/auctions/{}", stack.http_url(), auction.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.status(), 200);
+
+    http.post(&fault)
+        .json(&json!({"outage": false}))
+        .send()
+        .await
+        .unwrap();
+    let mut back = Client::connect(&stack, None).await;
+    back.join_and_state(&auction.id.to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_and_its_client_modules_are_served() {
+    let stack = start().await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", stack.http_url())).send();
+    let page = get("/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/demo.js"));
+    let demo = get("/demo.js").await.unwrap().text().await.unwrap();
+    assert!(demo.contains("from \"/client/index.js\""));
+    let module = get("/client/client.js").await.unwrap();
+    assert_eq!(
+        module.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(module.text().await.unwrap().contains("class AuctionClient"));
+    assert_eq!(get("/client/nope.js").await.unwrap().status(), 404);
+
+    let token: serde_json::Value = get("/_local/demo-token?sub=dana")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(token["tenant"], "public");
+    // The token is a real one: it opens a socket as dana.
+    let mut dana = Client::connect(&stack, token["token"].as_str()).await;
+    let auction = create_auction(&stack, "public", 1).await;
+    dana.join_and_state(&auction.id.to_string()).await;
+    assert_eq!(connection_ids_of(&stack, "public", "dana").await.len(), 1);
+    assert_eq!(
+        get("/_local/demo-token?sub=a%20b").await.unwrap().status(),
+        400
+    );
+}
