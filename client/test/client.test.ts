@@ -21,6 +21,15 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
+/** Connects `c` and lets the server accept the upgrade; returns the open socket. */
+async function connected(c: AuctionClient): Promise<FakeWebSocket> {
+  c.connect();
+  await settle();
+  const ws = FakeWebSocket.last();
+  ws.open();
+  return ws;
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: new Date("2026-11-27T12:00:00Z") });
   FakeWebSocket.reset();
@@ -93,10 +102,7 @@ describe("AuctionClient connection", () => {
 
   it("re-joins every joined auction after a reconnect and takes the fresh AuctionState as truth", async () => {
     const c = client();
-    c.connect();
-    await settle();
-    let ws = FakeWebSocket.last();
-    ws.open();
+    let ws = await connected(c);
     c.join("a1");
     c.join("a2");
     expect(ws.actions()).toEqual([
@@ -119,10 +125,7 @@ describe("AuctionClient connection", () => {
 
   it("counts joins: the last leave sends LeaveAuction and forgets the auction", async () => {
     const c = client();
-    c.connect();
-    await settle();
-    const ws = FakeWebSocket.last();
-    ws.open();
+    const ws = await connected(c);
     c.join("a1");
     c.join("a1");
     ws.push("AuctionState", snapshot());
@@ -138,10 +141,7 @@ describe("AuctionClient connection", () => {
 
   it("polls every 5 s while reconnecting and stops once connected", async () => {
     const c = client({ retryPolicy: { nextRetryDelayMs: () => 12_000 } });
-    c.connect();
-    await settle();
-    let ws = FakeWebSocket.last();
-    ws.open();
+    let ws = await connected(c);
     c.join("a1");
     ws.push("AuctionState", snapshot({ currentPrice: 90 }));
     expect(fetchMock).not.toHaveBeenCalled();
@@ -165,10 +165,7 @@ describe("AuctionClient connection", () => {
 
   it("pings well inside the idle timeout and reconnects when no Pong comes", async () => {
     const c = client();
-    c.connect();
-    await settle();
-    const ws = FakeWebSocket.last();
-    ws.open();
+    const ws = await connected(c);
     await vi.advanceTimersByTimeAsync(240_000);
     expect(ws.actions()).toEqual([{ action: "Ping" }]);
     ws.push("Pong", {});
@@ -182,10 +179,7 @@ describe("AuctionClient connection", () => {
 
   it("extrapolates the price each second at the server's clock", async () => {
     const c = client();
-    c.connect();
-    await settle();
-    const ws = FakeWebSocket.last();
-    ws.open();
+    const ws = await connected(c);
     c.join("a1");
     // The server's clock is 10 s ahead of ours; the auction started 20 s ago by the server.
     const serverNow = Date.now() + 10_000;
@@ -209,10 +203,7 @@ describe("AuctionClient connection", () => {
 
   it("ignores late and duplicated frames", async () => {
     const c = client();
-    c.connect();
-    await settle();
-    const ws = FakeWebSocket.last();
-    ws.open();
+    const ws = await connected(c);
     c.join("a1");
     ws.push("AuctionState", snapshot({ currentPrice: 90, remainingItems: 3 }));
     ws.push("PriceUpdated", { auctionId: "a1", currentPrice: 85, currency: "EUR", dropsRemaining: 65 });
@@ -281,10 +272,7 @@ describe("AuctionClient bids", () => {
 
   it("announces BidAccepted once per bidId, whether the REST answer or the frame comes first", async () => {
     const c = client({ newBidId: () => "b-1" });
-    c.connect();
-    await settle();
-    const ws = FakeWebSocket.last();
-    ws.open();
+    const ws = await connected(c);
     c.join("a1");
     ws.push("AuctionState", snapshot());
     const seen: string[] = [];
