@@ -9,6 +9,7 @@ pub mod eventbridge;
 pub mod gateway;
 pub mod http_api;
 pub mod invoke;
+pub mod prometheus;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use shared::auth::{AuthConfig, TokenVerifier};
 use shared::config::RateLimit;
 use shared::dynamo::{DynamoAuctions, DynamoConnections};
 use shared::events::EventBridgePublisher;
-use shared::fanout::{FanOut, MetricsOutput};
+use shared::fanout::FanOut;
 use shared::push::ApiGatewayPusher;
 use shared::ticker::{TickerConfig, TickerDeps};
 use shared::ws::WsDeps;
@@ -258,7 +259,6 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             ),
         )),
         config.fanout_concurrency,
-        MetricsOutput::Log,
     );
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));
     let ticker = TickerDeps {
@@ -310,11 +310,15 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let stats_routes = axum::Router::new()
         .route("/_local/stats", axum::routing::get(stats::serve))
         .with_state(Arc::clone(&stats));
+    let metrics_routes = axum::Router::new()
+        .route("/metrics", axum::routing::get(prometheus::serve))
+        .with_state(prometheus::handle());
     let app = gateway::routes(Arc::clone(&gateway))
         .merge(demo::routes(&config.auth))
         .merge(api_routes)
         .merge(bus_routes)
-        .merge(stats_routes);
+        .merge(stats_routes)
+        .merge(metrics_routes);
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -495,6 +495,7 @@ async fn place_bid(
         .await?
     {
         let left_ms = (window + 1) * window_ms - now.0;
+        metrics::counter!(crate::telemetry::REJECTED_BIDS, "Reason" => "RateLimited").increment(1);
         return Err(Problem::rate_limited(
             u32::try_from((left_ms + 999) / 1000).unwrap_or(1),
         ));
@@ -509,6 +510,10 @@ async fn place_bid(
     };
     match deps.auctions.place_bid_on(&auction, &request, now).await {
         Ok(placed) => {
+            if let (BidOutcome::Rejected(r), false) = (&placed.outcome, placed.replayed) {
+                metrics::counter!(crate::telemetry::REJECTED_BIDS, "Reason" => r.reason.as_str())
+                    .increment(1);
+            }
             announce(&*deps.auctions, &*deps.publisher, &auction, &placed).await;
             Ok(bid_response(&placed))
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::{self, ConfigError, StoreConfig};
 use crate::dynamo::{DynamoAuctions, DynamoConnections};
 use crate::events::EventBridgePublisher;
-use crate::fanout::{FanOut, MetricsOutput};
+use crate::fanout::FanOut;
 use crate::push::ApiGatewayPusher;
 use crate::ticker::TickerDeps;
 use crate::ws::WsDeps;
@@ -133,7 +133,6 @@ pub async fn fanout_from_env() -> Result<FanOut, ConfigError> {
             &sdk, endpoint,
         ))),
         concurrency,
-        MetricsOutput::Stdout,
     ))
 }
 
@@ -169,7 +168,6 @@ pub async fn ticker_deps_from_env() -> Result<TickerDeps, ConfigError> {
                 &sdk, endpoint,
             ))),
             concurrency,
-            MetricsOutput::Stdout,
         ),
         config: ticker,
     })

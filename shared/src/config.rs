@@ -42,6 +42,8 @@ pub mod keys {
     pub const FANOUT_CONCURRENCY: &str = "FANOUT_CONCURRENCY";
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub const WEBSOCKET_MANAGEMENT_ENDPOINT: &str = "WEBSOCKET_MANAGEMENT_ENDPOINT";
+    /// The CloudWatch namespace of the metrics (default `AuctionRealtime`).
+    pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 }
 
 /// A setting that could not be read.

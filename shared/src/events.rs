@@ -14,7 +14,7 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AcceptedBid, Auction, EndReason, RejectedBid};
+use crate::domain::{AcceptedBid, Auction, EndReason, EpochMillis, RejectedBid};
 use crate::ports::BoxError;
 
 /// `BidAccepted`: pushed to every connection of the buyer.
@@ -316,6 +316,30 @@ pub const MAX_ENTRIES_PER_PUT: usize = 10;
 /// Attempts per batch (the first and the retries of the entries that failed).
 const MAX_ATTEMPTS: u32 = 4;
 
+/// The detail field with the publication time in epoch milliseconds. The envelope's `time` has
+/// whole seconds only, too coarse for the event → client latency metric.
+pub const PUBLISHED_AT_FIELD: &str = "publishedAtMs";
+
+/// `detail` (a JSON object) with [`PUBLISHED_AT_FIELD`] set to `now`.
+fn stamp(detail: &str, now: EpochMillis) -> String {
+    match serde_json::from_str::<serde_json::Value>(detail) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert(PUBLISHED_AT_FIELD.to_owned(), now.0.into());
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => detail.to_owned(),
+    }
+}
+
+/// When the event was published, from its detail (absent in events published by older code).
+#[must_use]
+pub fn published_at(detail: &serde_json::Value) -> Option<EpochMillis> {
+    detail
+        .get(PUBLISHED_AT_FIELD)
+        .and_then(serde_json::Value::as_i64)
+        .map(EpochMillis)
+}
+
 /// [`EventPublisher`] over `aws-sdk-eventbridge` `PutEvents`.
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
@@ -333,18 +357,20 @@ impl EventBridgePublisher {
         }
     }
 
-    fn entry(&self, event: &DomainEvent) -> PutEventsRequestEntry {
+    fn entry(&self, event: &DomainEvent, now: EpochMillis) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(infra::bus::EVENT_SOURCE)
             .detail_type(event.detail_type())
-            .detail(event.detail_json())
+            .detail(stamp(&event.detail_json(), now))
             .build()
     }
 
     /// One batch of at most ten: send, then resend only the entries that failed, with backoff.
     async fn publish_batch(&self, batch: &[DomainEvent]) -> Result<(), PublishError> {
-        let mut pending: Vec<PutEventsRequestEntry> = batch.iter().map(|e| self.entry(e)).collect();
+        let now = EpochMillis::now();
+        let mut pending: Vec<PutEventsRequestEntry> =
+            batch.iter().map(|e| self.entry(e, now)).collect();
         let mut last: Option<BoxError> = None;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {

@@ -4,7 +4,7 @@
 //! (a page of members from every shard in parallel, then its posts), at most `concurrency` posts
 //! are in flight, 429 and 5xx are retried with backoff, and a 410 removes the connection with its
 //! memberships and counts. Work is O(recipients): nothing is read per recipient. Each fan-out
-//! writes one CloudWatch Embedded Metric Format line.
+//! records its duration and counts through [`crate::telemetry`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -24,8 +23,6 @@ use crate::push::{PushError, Pusher};
 pub const DEFAULT_CONCURRENCY: usize = 256;
 /// Retries of a throttled or failed post (after the first attempt).
 const MAX_RETRIES: u32 = 3;
-/// The CloudWatch namespace of the fan-out metrics.
-pub const METRICS_NAMESPACE: &str = "AuctionRealtime";
 
 /// Who gets a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +41,6 @@ pub enum Audience {
         /// The user.
         user_id: String,
     },
-}
-
-/// Where the per-fan-out metric line goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsOutput {
-    /// Standard output, where Lambda's log capture turns EMF lines into CloudWatch metrics.
-    Stdout,
-    /// The debug log (`auction-local`, tests): no metrics service to feed.
-    Log,
 }
 
 /// What one fan-out did.
@@ -76,7 +64,6 @@ pub struct FanOut {
     connections: Arc<dyn ConnectionStore>,
     pusher: Arc<dyn Pusher>,
     concurrency: usize,
-    metrics: MetricsOutput,
 }
 
 #[derive(Default)]
@@ -94,13 +81,11 @@ impl FanOut {
         connections: Arc<dyn ConnectionStore>,
         pusher: Arc<dyn Pusher>,
         concurrency: usize,
-        metrics: MetricsOutput,
     ) -> Self {
         Self {
             connections,
             pusher,
             concurrency: concurrency.max(1),
-            metrics,
         }
     }
 
@@ -111,7 +96,7 @@ impl FanOut {
     /// failure were made.
     pub fn send<'a>(
         &'a self,
-        frame: &'a str,
+        frame: &'static str,
         audience: &'a Audience,
         payload: &'a str,
         now: EpochMillis,
@@ -123,7 +108,7 @@ impl FanOut {
 
     async fn send_inner(
         &self,
-        frame: &str,
+        frame: &'static str,
         audience: &Audience,
         payload: &str,
         now: EpochMillis,
@@ -183,20 +168,32 @@ impl FanOut {
             failed: counters.failed.load(Ordering::Relaxed),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
-        self.emit(frame, &report, now);
+        record(frame, &report);
         match read_error {
             Some(e) => Err(e),
             None => Ok(report),
         }
     }
+}
 
-    fn emit(&self, frame: &str, report: &FanOutReport, now: EpochMillis) {
-        let line = emf_line(frame, report, now);
-        match self.metrics {
-            MetricsOutput::Stdout => println!("{line}"),
-            MetricsOutput::Log => tracing::debug!(target: "emf", "{line}"),
-        }
-    }
+/// The fan-out's metrics and its debug line.
+fn record(frame: &'static str, report: &FanOutReport) {
+    use crate::telemetry as m;
+    #[allow(clippy::cast_precision_loss)] // milliseconds stay far below 2^52
+    metrics::histogram!(m::FAN_OUT_DURATION, "Frame" => frame).record(report.duration_ms as f64);
+    metrics::counter!(m::FAN_OUT_RECIPIENTS, "Frame" => frame).increment(report.recipients);
+    metrics::counter!(m::MESSAGES_SENT, "Frame" => frame).increment(report.delivered);
+    metrics::counter!(m::GONE_CONNECTIONS, "Frame" => frame).increment(report.gone);
+    metrics::counter!(m::FAILED_POSTS, "Frame" => frame).increment(report.failed);
+    tracing::debug!(
+        frame,
+        recipients = report.recipients,
+        delivered = report.delivered,
+        gone = report.gone,
+        failed = report.failed,
+        duration_ms = report.duration_ms,
+        "fan-out"
+    );
 }
 
 /// The posts of one fan-out: each runs as its own task (so a large group uses every core), at
@@ -280,59 +277,5 @@ async fn deliver(
                 return;
             }
         }
-    }
-}
-
-/// The Embedded Metric Format line of one fan-out, dimensioned by frame type.
-#[must_use]
-pub fn emf_line(frame: &str, report: &FanOutReport, now: EpochMillis) -> String {
-    json!({
-        "_aws": {
-            "Timestamp": now.0,
-            "CloudWatchMetrics": [{
-                "Namespace": METRICS_NAMESPACE,
-                "Dimensions": [["Frame"]],
-                "Metrics": [
-                    {"Name": "Recipients", "Unit": "Count"},
-                    {"Name": "Delivered", "Unit": "Count"},
-                    {"Name": "Gone", "Unit": "Count"},
-                    {"Name": "Failed", "Unit": "Count"},
-                    {"Name": "FanOutDuration", "Unit": "Milliseconds"},
-                ],
-            }],
-        },
-        "Frame": frame,
-        "Recipients": report.recipients,
-        "Delivered": report.delivered,
-        "Gone": report.gone,
-        "Failed": report.failed,
-        "FanOutDuration": report.duration_ms,
-    })
-    .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_metric_line_is_embedded_metric_format() {
-        let report = FanOutReport {
-            recipients: 3,
-            delivered: 2,
-            gone: 1,
-            failed: 0,
-            duration_ms: 7,
-        };
-        let line: serde_json::Value =
-            serde_json::from_str(&emf_line("PriceUpdated", &report, EpochMillis(5))).unwrap();
-        let directive = &line["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
-        for metric in directive["Metrics"].as_array().unwrap() {
-            let name = metric["Name"].as_str().unwrap();
-            assert!(line[name].is_u64(), "{name} has a value at the root");
-        }
-        assert_eq!(line["Frame"], "PriceUpdated");
-        assert_eq!(line["Gone"], 1);
     }
 }

@@ -14,5 +14,6 @@ pub mod frames;
 pub mod notifier;
 pub mod ports;
 pub mod push;
+pub mod telemetry;
 pub mod ticker;
 pub mod ws;

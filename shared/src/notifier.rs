@@ -150,9 +150,26 @@ pub async fn notify(
     event: &DomainEvent,
     now: EpochMillis,
 ) -> Result<Option<FanOutReport>, NotifyError> {
+    notify_at(fanout, event, None, now).await
+}
+
+/// [`notify`], recording the latency from `published_at` (the event's publication) to `now`
+/// (the frame's `sentAt`).
+///
+/// # Errors
+/// [`NotifyError`] as [`notify`].
+pub async fn notify_at(
+    fanout: &FanOut,
+    event: &DomainEvent,
+    published_at: Option<EpochMillis>,
+    now: EpochMillis,
+) -> Result<Option<FanOutReport>, NotifyError> {
     let Some((frame, audience, payload)) = frame_for(event, now)? else {
         return Ok(None);
     };
+    if let Some(at) = published_at {
+        crate::telemetry::event_latency(frame, at, now);
+    }
     Ok(Some(fanout.send(frame, &audience, &payload, now).await?))
 }
 
@@ -161,8 +178,9 @@ pub async fn notify(
 /// # Errors
 /// [`NotifyError`]; EventBridge retries (then dead-letters) the event.
 pub async fn handle(fanout: &FanOut, event: EventBridgeEvent<Value>) -> Result<(), NotifyError> {
+    let published_at = crate::events::published_at(&event.detail);
     let domain = DomainEvent::from_parts(&event.detail_type, event.detail)?;
-    if let Some(report) = notify(fanout, &domain, EpochMillis::now()).await? {
+    if let Some(report) = notify_at(fanout, &domain, published_at, EpochMillis::now()).await? {
         tracing::info!(
             event = domain.detail_type(),
             auction_id = domain.auction_id(),

@@ -371,4 +371,26 @@ pub trait ConnectionStore: Send + Sync {
         auction_id: &AuctionId,
         now: EpochMillis,
     ) -> Result<u64, StoreError>;
+
+    /// Notes that a signed-in user lost, at `at`, a connection that had joined auctions; the
+    /// note lasts [`crate::telemetry::RECONNECT_WINDOW`] (for the reconnection metric).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn note_departure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        at: EpochMillis,
+    ) -> Result<(), StoreError>;
+
+    /// Takes (removes and returns) the user's noted departure, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn take_departure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<EpochMillis>, StoreError>;
 }

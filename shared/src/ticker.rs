@@ -306,6 +306,9 @@ impl TickerDeps {
                 state.auctions.insert(id, next);
             }
         }
+        let in_groups: u64 = state.auctions.values().filter_map(|p| p.viewers).sum();
+        #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+        metrics::gauge!(crate::telemetry::ACTIVE_CONNECTIONS).set(in_groups as f64);
 
         if let Err(e) = sweep_outbox(&*self.auctions, &*self.publisher, now).await {
             tracing::warn!(error = ?e, "outbox sweep failed");
@@ -434,6 +437,13 @@ impl TickerDeps {
             .await
         {
             Ok(_) => {
+                // The event is the drop that set this price (or the start, before any drop).
+                let schedule = &auction.schedule;
+                let dropped_at = schedule.starts_at().0
+                    + schedule.drops_elapsed(now)
+                        * i64::from(schedule.drop_interval_seconds())
+                        * 1000;
+                crate::telemetry::event_latency("PriceUpdated", EpochMillis(dropped_at), now);
                 push.price = Some(price.minor_units());
                 push.price_at = Some(now.0);
                 true

@@ -19,6 +19,7 @@ use crate::domain::{AuctionId, Connection, EpochMillis, PUBLIC_TENANT};
 use crate::frames::{self, ErrorCode};
 use crate::ports::{AuctionStore, ConnectionStore, JoinError};
 use crate::push::{PushError, Pusher};
+use crate::telemetry;
 
 /// What the route handlers need, built once per process.
 #[derive(Clone)]
@@ -96,10 +97,13 @@ pub async fn authorize(
     let identity = match verifier.identify(bearer(&event).as_deref()).await {
         Ok(identity) => identity,
         Err(AuthError::KeysUnavailable(e)) => {
+            metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Error").increment(1);
             return Err(AuthorizerError::Failed(AuthError::KeysUnavailable(e)));
         }
         Err(e) => {
             tracing::info!(error = ?e, "connection refused");
+            metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Unauthorized")
+                .increment(1);
             return Err(AuthorizerError::Unauthorized);
         }
     };
@@ -185,8 +189,29 @@ pub async fn connect(
         identity.roles,
         connected_at,
     );
-    deps.connections.put(&connection).await?;
+    if let Err(e) = deps.connections.put(&connection).await {
+        metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Error").increment(1);
+        return Err(e.into());
+    }
+    if let Some(user_id) = &connection.user_id {
+        count_reconnection(deps, &connection.tenant_id, user_id, connected_at).await;
+    }
     Ok(respond(200))
+}
+
+/// Counts a reconnection when the user lost a joined connection within the window. Best
+/// effort: the metric never fails a handshake.
+async fn count_reconnection(deps: &WsDeps, tenant_id: &str, user_id: &str, now: EpochMillis) {
+    match deps.connections.take_departure(tenant_id, user_id).await {
+        Ok(Some(left_at)) => {
+            let window = i64::try_from(telemetry::RECONNECT_WINDOW.as_millis()).unwrap_or(0);
+            if now.0 - left_at.0 <= window {
+                metrics::counter!(telemetry::RECONNECTIONS).increment(1);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = ?e, "departure note not read"),
+    }
 }
 
 /// `$disconnect`: removes the connection, its memberships and their counts. Idempotent.
@@ -204,6 +229,15 @@ pub async fn disconnect(
             groups = removed.joined.len(),
             "disconnected"
         );
+        if let (Some(user_id), false) = (&removed.user_id, removed.joined.is_empty()) {
+            let noted = deps
+                .connections
+                .note_departure(&removed.tenant_id, user_id, EpochMillis::now())
+                .await;
+            if let Err(e) = noted {
+                tracing::warn!(error = ?e, "departure not noted");
+            }
+        }
     }
     Ok(respond(200))
 }
@@ -228,7 +262,11 @@ fn parse(event: &ApiGatewayWebsocketProxyRequest) -> Request {
 /// Posts `payload` to the caller; a caller that is already gone is not an error.
 async fn reply(deps: &WsDeps, connection_id: &str, payload: &str) -> Result<(), HandlerError> {
     match deps.pusher.post(connection_id, payload).await {
-        Ok(()) | Err(PushError::Gone) => Ok(()),
+        Ok(()) => {
+            metrics::counter!(telemetry::MESSAGES_SENT, "Frame" => "Reply").increment(1);
+            Ok(())
+        }
+        Err(PushError::Gone) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

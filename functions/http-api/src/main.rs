@@ -6,6 +6,7 @@ use lambda_http::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::bootstrap::init_tracing();
+    let metrics = shared::telemetry::lambda_metrics(None)?;
     let deps = shared::bootstrap::api_deps_from_env().await?;
-    lambda_http::run(shared::api::router(deps)).await
+    shared::telemetry::run_http(metrics, shared::api::router(deps)).await
 }

@@ -4,14 +4,17 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::telemetry::run;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::bootstrap::init_tracing();
+    let metrics = shared::telemetry::lambda_metrics(Some(Duration::from_secs(1)))?;
     let deps = shared::bootstrap::ticker_deps_from_env().await?;
-    run(service_fn(
-        |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+    run(
+        metrics,
+        service_fn(|event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let deps = &deps;
             async move {
                 // The context's deadline is epoch milliseconds; turn it into a monotonic instant.
@@ -22,7 +25,7 @@ async fn main() -> Result<(), Error> {
                 let report = deps.run(tokio::time::Instant::now() + left).await?;
                 Ok::<_, Error>(serde_json::to_value(report)?)
             }
-        },
-    ))
+        }),
+    )
     .await
 }

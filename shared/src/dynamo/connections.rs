@@ -58,6 +58,17 @@ fn user_key(tenant_id: &str, user_id: &str) -> String {
     format!("USER#{tenant_id}#{user_id}")
 }
 
+/// The row noting a user's last lost connection (for the reconnection metric).
+fn departure_key(tenant_id: &str, user_id: &str) -> Item {
+    Item::from([
+        (
+            PK.to_owned(),
+            s(format!("LEFT#{}", user_key(tenant_id, user_id))),
+        ),
+        (SK.to_owned(), s("META")),
+    ])
+}
+
 fn connection_from(item: &Item) -> Result<Connection, StoreError> {
     let joined = match item.get("joined") {
         Some(AttributeValue::M(map)) => map
@@ -638,5 +649,48 @@ impl ConnectionStore for DynamoConnections {
             }
         }
         Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    async fn note_departure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        at: EpochMillis,
+    ) -> Result<(), StoreError> {
+        let mut item = departure_key(tenant_id, user_id);
+        item.insert("leftAtMs".to_owned(), n(at.0));
+        let window = i64::try_from(crate::telemetry::RECONNECT_WINDOW.as_secs()).unwrap_or(60);
+        item.insert(EXPIRES_AT.to_owned(), n(at.as_seconds() + window));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.table))?;
+        Ok(())
+    }
+
+    async fn take_departure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<EpochMillis>, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(departure_key(tenant_id, user_id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.table))?;
+        Ok(deleted
+            .attributes
+            .as_ref()
+            .and_then(|item| item.get("leftAtMs"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .map(EpochMillis))
     }
 }
