@@ -1,6 +1,6 @@
 //! The local API Gateway HTTP API: each request under `/api` becomes the payload-v2 event API
-//! Gateway sends, handed to the `http-api` function's router through `lambda_http`'s own
-//! adapter (as the deployed function's runtime does), and its response is turned back into HTTP.
+//! Gateway sends, the `http-api` function is invoked with it (in process through `lambda_http`'s
+//! own adapter, or through an invoke API), and its response is turned back into HTTP.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,19 +10,19 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use lambda_http::request::LambdaRequest;
-use lambda_http::tower::ServiceExt;
 use serde_json::{Value, json};
 use shared::domain::EpochMillis;
+
+use crate::invoke::{Function, Invoker};
 
 /// API Gateway HTTP APIs accept payloads up to 10 MB.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// The function's router and the gateway's host name.
+/// The function's invoker and the gateway's host name.
 #[derive(Clone)]
 pub struct HttpApi {
-    /// The `http-api` function's router.
-    pub router: axum::Router,
+    /// Runs the `http-api` function.
+    pub invoker: std::sync::Arc<dyn Invoker>,
     /// `host:port`, the event's `domainName`.
     pub domain_name: String,
 }
@@ -115,43 +115,18 @@ pub async fn forward(
     if !body.is_empty() {
         event["body"] = Value::String(body_text);
     }
-    let request: LambdaRequest = match serde_json::from_value(event) {
-        Ok(request) => request,
+    match api.invoker.invoke(Function::HttpApi, event).await {
+        Ok(response) => to_http(&response),
         Err(e) => {
-            tracing::error!(error = %e, "could not build the HTTP API event");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    // Buffer the router's body: lambda_http's adapter needs a `Sync` body (axum's is not), and the
-    // function's response is buffered anyway (API Gateway HTTP APIs do not stream).
-    let buffered = <axum::Router as ServiceExt<lambda_http::Request>>::map_future(
-        api.router.clone(),
-        |response| async move {
-            let response: Response = response.await?;
-            let (parts, body) = response.into_parts();
-            let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-                .await
-                .unwrap_or_default();
-            Ok::<_, std::convert::Infallible>(Response::from_parts(
-                parts,
-                http_body_util::Full::new(bytes),
-            ))
-        },
-    );
-    let adapter = lambda_http::Adapter::from(buffered);
-    let invocation = lambda_http::LambdaEvent::new(request, lambda_http::Context::default());
-    let response = match adapter.oneshot(invocation).await {
-        Ok(response) => response,
-        Err(e) => {
-            tracing::error!(error = ?e, "http-api failed");
-            return (
+            tracing::error!(error = %e, "http-api failed");
+            // What API Gateway answers when the integration fails.
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 axum::Json(json!({"message": "Internal Server Error"})),
             )
-                .into_response();
+                .into_response()
         }
-    };
-    to_http(&serde_json::to_value(response).unwrap_or_default())
+    }
 }
 
 /// A payload-v2 response back into HTTP.

@@ -31,6 +31,8 @@ pub enum Function {
     Notifier,
     /// The scheduled price ticker.
     PriceTicker,
+    /// The HTTP API (payload v2 events).
+    HttpApi,
 }
 
 impl Function {
@@ -58,6 +60,7 @@ impl Function {
             Self::Disconnect => "ws-disconnect",
             Self::Notifier => "notifier",
             Self::PriceTicker => "price-ticker",
+            Self::HttpApi => "http-api",
         }
     }
 }
@@ -103,6 +106,8 @@ pub struct InProcess {
     pub ticker: TickerDeps,
     /// The price ticker's function timeout (its run stops shortly before it).
     pub ticker_timeout: Duration,
+    /// The `http-api` function's router.
+    pub http_router: axum::Router,
 }
 
 fn event<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, InvokeError> {
@@ -141,6 +146,105 @@ impl Invoker for InProcess {
                 let deadline = tokio::time::Instant::now() + self.ticker_timeout;
                 result(self.ticker.run(deadline).await)
             }
+            Function::HttpApi => http_api(self.http_router.clone(), event(payload)?).await,
         }
+    }
+}
+
+/// API Gateway responses of HTTP APIs are buffered, never streamed; this caps what is read.
+const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Runs the router through `lambda_http`'s own adapter, as the deployed function's runtime does.
+async fn http_api(
+    router: axum::Router,
+    request: lambda_http::request::LambdaRequest,
+) -> Result<Value, InvokeError> {
+    use lambda_http::tower::ServiceExt;
+    // Buffer the router's body: lambda_http's adapter needs a `Sync` body (axum's is not).
+    let buffered = <axum::Router as ServiceExt<lambda_http::Request>>::map_future(
+        router,
+        |response| async move {
+            let response: axum::response::Response = response.await?;
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, MAX_RESPONSE_BYTES)
+                .await
+                .unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(axum::response::Response::from_parts(
+                parts,
+                http_body_util::Full::new(bytes),
+            ))
+        },
+    );
+    let adapter = lambda_http::Adapter::from(buffered);
+    let invocation = lambda_http::LambdaEvent::new(request, lambda_http::Context::default());
+    match adapter.oneshot(invocation).await {
+        Ok(response) => serde_json::to_value(response).map_err(|e| InvokeError::from_error(&e)),
+        Err(e) => Err(InvokeError {
+            error_type: "HandlerError".into(),
+            error_message: format!("{e:?}"),
+        }),
+    }
+}
+
+/// Invokes the functions through Lambda's invoke API at `base_url`, e.g. the one `cargo lambda
+/// watch` serves (`http://127.0.0.1:9000`): `POST /2015-03-31/functions/{name}/invocations`.
+pub struct InvokeApi {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl InvokeApi {
+    /// An invoker for the invoke API at `base_url`.
+    #[must_use]
+    pub fn new(base_url: &str) -> Self {
+        // reqwest is built without a default TLS provider; the product uses ring everywhere.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            http: reqwest::Client::new(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl Invoker for InvokeApi {
+    async fn invoke(&self, function: Function, payload: Value) -> Result<Value, InvokeError> {
+        let url = format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            self.base_url,
+            function.name()
+        );
+        let unreachable = |e: &dyn std::fmt::Display| InvokeError {
+            error_type: "InvokeApiUnreachable".into(),
+            error_message: format!("{url}: {e}"),
+        };
+        let response = self
+            .http
+            .post(&url)
+            .json(&payload)
+            .send()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let status = response.status();
+        // Lambda answers a function error with 200 and X-Amz-Function-Error; an emulator may
+        // answer it with a 5xx. Either way the body is {errorType, errorMessage}.
+        let function_error = response.headers().contains_key("x-amz-function-error");
+        let body = response.bytes().await.map_err(|e| unreachable(&e))?;
+        let value: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).map_err(|e| InvokeError {
+                error_type: "Runtime.InvalidResponse".into(),
+                error_message: format!("{e}: {}", String::from_utf8_lossy(&body)),
+            })?
+        };
+        if function_error || !status.is_success() {
+            let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+            return Err(InvokeError {
+                error_type: text("errorType").unwrap_or_else(|| format!("HTTP {status}")),
+                error_message: text("errorMessage").unwrap_or_else(|| value.to_string()),
+            });
+        }
+        Ok(value)
     }
 }

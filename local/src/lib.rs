@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod eventbridge;
+pub mod fixtures;
 pub mod gateway;
 pub mod http_api;
 pub mod invoke;
@@ -73,6 +74,11 @@ pub struct LocalConfig {
     pub fanout_concurrency: usize,
     /// The gateway's idle and lifetime limits.
     pub limits: Limits,
+    /// Invoke the functions through this Lambda invoke API (e.g. `cargo lambda watch`'s
+    /// `http://127.0.0.1:9000`) instead of in this process.
+    pub invoke_url: Option<String>,
+    /// Create the auction the events in `tests/events/` refer to.
+    pub fixtures: bool,
 }
 
 impl Default for LocalConfig {
@@ -91,6 +97,8 @@ impl Default for LocalConfig {
             bid_rate: shared::config::DEFAULT_BID_RATE,
             fanout_concurrency: shared::fanout::DEFAULT_CONCURRENCY,
             limits: Limits::default(),
+            invoke_url: None,
+            fixtures: false,
         }
     }
 }
@@ -128,6 +136,9 @@ pub struct Running {
     pub gateway: Arc<gateway::Gateway>,
     /// The local event bus.
     pub bus: Arc<eventbridge::LocalEventBridge>,
+    /// The environment a function run outside this process (`cargo lambda watch`) needs to
+    /// use this stack: `KEY=VALUE` lines, also served at `GET /_local/function-env`.
+    pub function_env: String,
     /// Receives each demo auction id as it is created.
     pub demo_auctions: tokio::sync::mpsc::UnboundedReceiver<shared::domain::AuctionId>,
     _engine: Option<EmbeddedDynamo>,
@@ -189,6 +200,67 @@ pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client
     aws_sdk_apigatewaymanagement::Client::new(&local_sdk_config(endpoint))
 }
 
+/// The environment of a function run outside this process (by `cargo lambda watch`), as
+/// `KEY=VALUE` lines: the same variables `template.yaml` sets, pointing at this stack.
+fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -> String {
+    use shared::config::keys;
+    let secret = match &config.auth.keys {
+        shared::auth::KeySource::Secret(secret) => String::from_utf8_lossy(secret).into_owned(),
+        shared::auth::KeySource::Jwks(_) => shared::auth::LOCAL_DEV_SECRET.to_owned(),
+    };
+    let vars: Vec<(&str, String)> = vec![
+        ("AWS_REGION", LOCAL_REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.to_owned()),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", endpoint.to_owned()),
+        (keys::WEBSOCKET_MANAGEMENT_ENDPOINT, endpoint.to_owned()),
+        (keys::CONNECTIONS_TABLE, CONNECTIONS_TABLE.to_owned()),
+        (keys::AUCTIONS_TABLE, AUCTIONS_TABLE.to_owned()),
+        (keys::EVENT_BUS_NAME, EVENT_BUS.to_owned()),
+        (
+            keys::MEMBERSHIP_SHARDS,
+            config.membership_shards.to_string(),
+        ),
+        (keys::JWT_SECRET, secret),
+        (keys::JWT_TENANT_CLAIM, config.auth.tenant_claim.clone()),
+        (
+            keys::ANONYMOUS_VIEWING,
+            config.auth.anonymous_viewing.to_string(),
+        ),
+        (
+            keys::JOIN_RATE_LIMIT,
+            config.join_rate.max_calls.to_string(),
+        ),
+        (
+            keys::JOIN_RATE_WINDOW_SECONDS,
+            config.join_rate.window_seconds.to_string(),
+        ),
+        (keys::BID_RATE_LIMIT, config.bid_rate.max_calls.to_string()),
+        (
+            keys::BID_RATE_WINDOW_SECONDS,
+            config.bid_rate.window_seconds.to_string(),
+        ),
+        (
+            keys::PRICE_UPDATE_INTERVAL_SECONDS,
+            config.price_update_interval_seconds.to_string(),
+        ),
+        (
+            keys::VIEWER_COUNT_INTERVAL_SECONDS,
+            config.viewer_count_interval_seconds.to_string(),
+        ),
+        (
+            keys::FANOUT_CONCURRENCY,
+            config.fanout_concurrency.to_string(),
+        ),
+        // A hand-invoked ticker returns in seconds; auction-local's schedule still calls it every
+        // minute.
+        (keys::TICKER_RUN_SECONDS, "5".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
 /// Starts the stack and returns once it is serving.
 ///
 /// # Errors
@@ -206,7 +278,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .map_err(|source| StartError::Bind { addr, source })?;
 
     let (engine, dynamo) = match (&config.dynamodb_endpoint, &config.data_dir) {
-        (Some(endpoint), _) => (None, local_client(endpoint)),
+        (Some(endpoint), _) => (None::<EmbeddedDynamo>, local_client(endpoint)),
         (None, Some(dir)) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StartError::DataDir(dir.display().to_string(), e))?;
@@ -273,13 +345,31 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             ..TickerConfig::default()
         },
     };
-    let invoker: Arc<dyn invoke::Invoker> = Arc::new(invoke::InProcess {
-        deps: deps.clone(),
+    let api_deps = shared::api::ApiDeps {
+        auctions: auctions.clone(),
+        connections,
         verifier: TokenVerifier::new(config.auth.clone()),
-        fanout,
-        ticker,
-        ticker_timeout: TICKER_TIMEOUT,
-    });
+        publisher,
+        bid_rate: config.bid_rate,
+        finished: Arc::default(),
+    };
+    let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
+        Some(url) => Arc::new(invoke::InvokeApi::new(url)),
+        None => Arc::new(invoke::InProcess {
+            deps: deps.clone(),
+            verifier: TokenVerifier::new(config.auth.clone()),
+            fanout,
+            ticker,
+            ticker_timeout: TICKER_TIMEOUT,
+            http_router: shared::api::router(api_deps),
+        }),
+    };
+    let dynamodb_endpoint = match (&engine, &config.dynamodb_endpoint) {
+        (Some(engine), _) => engine.endpoint(),
+        (None, Some(endpoint)) => endpoint.clone(),
+        (None, None) => String::new(),
+    };
+    let function_env = function_env(&config, &endpoint, &dynamodb_endpoint);
     let gateway = gateway::Gateway::new(
         Arc::clone(&invoker),
         config.limits,
@@ -288,16 +378,8 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     );
     let bus =
         eventbridge::LocalEventBridge::new(EVENT_BUS, Arc::clone(&invoker), Arc::clone(&stats));
-    let api_deps = shared::api::ApiDeps {
-        auctions,
-        connections,
-        verifier: TokenVerifier::new(config.auth.clone()),
-        publisher,
-        bid_rate: config.bid_rate,
-        finished: Arc::default(),
-    };
     let http_api = http_api::HttpApi {
-        router: shared::api::router(api_deps),
+        invoker: Arc::clone(&invoker),
         domain_name: addr.to_string(),
     };
     let api_routes = axum::Router::new()
@@ -313,12 +395,18 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let metrics_routes = axum::Router::new()
         .route("/metrics", axum::routing::get(prometheus::serve))
         .with_state(prometheus::handle());
+    let env_text = function_env.clone();
+    let env_routes = axum::Router::new().route(
+        "/_local/function-env",
+        axum::routing::get(|| async move { env_text }),
+    );
     let app = gateway::routes(Arc::clone(&gateway))
         .merge(demo::routes(&config.auth))
         .merge(api_routes)
         .merge(bus_routes)
         .merge(stats_routes)
-        .merge(metrics_routes);
+        .merge(metrics_routes)
+        .merge(env_routes);
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -339,6 +427,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         invoker,
         TICKER_PERIOD,
     ))];
+    if config.fixtures {
+        fixtures::create(&*deps.auctions).await;
+    }
     if config.demo {
         background.push(tokio::spawn(demo::keep_demo_auction(
             Arc::clone(&deps.auctions),
@@ -351,6 +442,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         gateway,
         bus,
         demo_auctions,
+        function_env,
         _engine: engine,
         shutdown: Some(shutdown),
         background,

@@ -73,6 +73,17 @@ struct Cli {
         default_value_t = 7200
     )]
     max_connection_seconds: u64,
+    /// Invoke the functions through this Lambda invoke API instead of in this process, e.g.
+    /// `http://127.0.0.1:9000` for `cargo lambda watch` (see docs/local.md).
+    #[arg(long, env = "AUCTION_LOCAL_INVOKE_URL")]
+    invoke_url: Option<String>,
+    /// Write the functions' environment (KEY=VALUE lines for `cargo lambda watch --env-file`)
+    /// to this file once the stack is up.
+    #[arg(long, env = "AUCTION_LOCAL_FUNCTION_ENV_FILE")]
+    function_env_file: Option<std::path::PathBuf>,
+    /// Create the auction the events in tests/events/ refer to.
+    #[arg(long, env = "AUCTION_LOCAL_FIXTURES")]
+    fixtures: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,9 +153,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             idle_timeout: Duration::from_secs(cli.idle_timeout_seconds),
             max_connection_duration: Duration::from_secs(cli.max_connection_seconds),
         },
+        invoke_url: cli.invoke_url,
+        fixtures: cli.fixtures,
         ..local::LocalConfig::default()
     };
     let mut running = local::start(config).await?;
+    if let Some(path) = &cli.function_env_file {
+        std::fs::write(path, &running.function_env)
+            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    }
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {}", running.http_url())?;
     stdout.flush()?;

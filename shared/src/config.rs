@@ -42,6 +42,9 @@ pub mod keys {
     pub const FANOUT_CONCURRENCY: &str = "FANOUT_CONCURRENCY";
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub const WEBSOCKET_MANAGEMENT_ENDPOINT: &str = "WEBSOCKET_MANAGEMENT_ENDPOINT";
+    /// Seconds one price-ticker run ticks before returning (default 60; a run also stops shortly
+    /// before its deadline). Shorter for invoking the function by hand.
+    pub const TICKER_RUN_SECONDS: &str = "TICKER_RUN_SECONDS";
     /// The CloudWatch namespace of the metrics (default `AuctionRealtime`).
     pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 }
@@ -244,20 +247,23 @@ pub fn event_bus_from_env() -> Result<String, ConfigError> {
 /// # Errors
 /// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
 pub fn ticker_from_env() -> Result<crate::ticker::TickerConfig, ConfigError> {
-    let seconds = |key: &'static str| -> Result<std::time::Duration, ConfigError> {
-        let value: u32 = parsed(key, 5)?;
-        if value == 0 {
-            return Err(ConfigError::Invalid {
-                key,
-                reason: "must be at least 1".into(),
-            });
-        }
-        Ok(std::time::Duration::from_secs(u64::from(value)))
-    };
+    let seconds_or =
+        |key: &'static str, default: u32| -> Result<std::time::Duration, ConfigError> {
+            let value: u32 = parsed(key, default)?;
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(std::time::Duration::from_secs(u64::from(value)))
+        };
+    let seconds = |key: &'static str| seconds_or(key, 5);
     Ok(crate::ticker::TickerConfig {
         price_update_interval: seconds(keys::PRICE_UPDATE_INTERVAL_SECONDS)?,
         viewer_count_interval: seconds(keys::VIEWER_COUNT_INTERVAL_SECONDS)?,
         post_budget_per_second: parsed(keys::TICKER_POST_BUDGET_PER_SECOND, 5_000_u32)?.max(1),
+        run_for: seconds_or(keys::TICKER_RUN_SECONDS, 60)?,
         ..crate::ticker::TickerConfig::default()
     })
 }

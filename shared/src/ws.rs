@@ -168,6 +168,9 @@ fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Identity {
     }
 }
 
+/// How far `$connect`'s `connectedAt` may be from the clock before the clock is trusted instead.
+const CONNECTED_AT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
 /// `$connect`: records the connection with its identity and expiry. Never posts.
 ///
 /// # Errors
@@ -178,9 +181,12 @@ pub async fn connect(
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
     let identity = identity_of(&event);
+    // At $connect the connection opens now; a connectedAt minutes away from the clock is an
+    // event replayed by hand (tests/events) or a skewed clock, and would expire the row early.
+    let now = EpochMillis::now();
     let connected_at = match event.request_context.connected_at {
-        0 => EpochMillis::now(),
-        at => EpochMillis(at),
+        at if (now.0 - at).abs() <= CONNECTED_AT_TOLERANCE_MS => EpochMillis(at),
+        _ => now,
     };
     let connection = Connection::new(
         id,

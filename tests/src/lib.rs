@@ -96,6 +96,14 @@ impl Client {
         Self { socket }
     }
 
+    /// Connects to a WebSocket URL (`ws://host:port/ws?token=...`) of a stack running elsewhere.
+    pub async fn connect_url(url: &str) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("handshake succeeds");
+        Self { socket }
+    }
+
     /// Connects with an `Authorization: Bearer` header.
     pub async fn connect_with_header(stack: &Running, token: &str) -> Self {
         let mut request = stack.ws_url().into_client_request().unwrap();

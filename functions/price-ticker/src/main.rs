@@ -21,7 +21,12 @@ async fn main() -> Result<(), Error> {
                 let now_ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                let left = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+                // Lambda's deadline is always ahead; one in the past is an emulator's (cargo lambda
+                // watch sends its timeout, 600000, not an epoch): then the run length decides.
+                let left = match event.context.deadline.checked_sub(now_ms) {
+                    Some(ms) if ms > 0 => Duration::from_millis(ms),
+                    _ => deps.config.run_for + Duration::from_secs(5),
+                };
                 let report = deps.run(tokio::time::Instant::now() + left).await?;
                 Ok::<_, Error>(serde_json::to_value(report)?)
             }
