@@ -115,6 +115,7 @@ pub fn local_client(endpoint: &str) -> Client {
             "auction-local",
         ))
         .endpoint_url(endpoint)
+        .http_client(crate::http_client())
         .build();
     Client::from_conf(config)
 }

@@ -11,3 +11,16 @@ pub mod tables;
 pub mod embedded;
 
 pub use tables::{AUCTIONS, CONNECTIONS, TableSpec};
+
+/// The HTTP client of every AWS SDK client in the product: hyper 1 with rustls over ring (the
+/// SDK crates are built without their default client; see the workspace `Cargo.toml`). Clients
+/// made from one `SdkConfig` share its connection pool.
+#[must_use]
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}

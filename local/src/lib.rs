@@ -191,6 +191,7 @@ pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
             "auction-local",
         )))
         .endpoint_url(endpoint)
+        .http_client(infra::http_client())
         .build()
 }
 

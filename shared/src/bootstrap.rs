@@ -29,7 +29,10 @@ pub fn init_tracing() {
 /// The AWS SDK configuration from the environment (region, credentials, and endpoint overrides
 /// such as `AWS_ENDPOINT_URL_DYNAMODB`).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(infra::http_client())
+        .load()
+        .await
 }
 
 /// The dependencies of the WebSocket route handlers, from the environment.
