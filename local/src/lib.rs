@@ -225,6 +225,7 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
         ),
         (keys::JWT_SECRET, secret),
         (keys::JWT_TENANT_CLAIM, config.auth.tenant_claim.clone()),
+        (keys::JWT_ROLES_CLAIM, config.auth.roles_claim.clone()),
         (
             keys::ANONYMOUS_VIEWING,
             config.auth.anonymous_viewing.to_string(),

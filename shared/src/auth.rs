@@ -84,6 +84,8 @@ pub struct AuthConfig {
     pub keys: KeySource,
     /// The claim carrying the tenant id.
     pub tenant_claim: String,
+    /// The claim carrying the roles (an array of strings; `cognito:groups` for Cognito groups).
+    pub roles_claim: String,
     /// Expected `iss`, when set.
     pub issuer: Option<String>,
     /// Expected `aud`, when set.
@@ -182,7 +184,7 @@ impl TokenVerifier {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| claim_error("tenant claim is missing"))?;
-        let roles = match claims.get("roles") {
+        let roles = match claims.get(&self.config.roles_claim) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(roles)) => roles
                 .iter()
@@ -274,6 +276,7 @@ mod tests {
         TokenVerifier::new(AuthConfig {
             keys: KeySource::Secret(b"secret".to_vec()),
             tenant_claim: "tenant".into(),
+            roles_claim: "roles".into(),
             issuer: None,
             audience: None,
             anonymous_viewing: anonymous,
@@ -304,6 +307,39 @@ mod tests {
         assert_eq!(identity.user_id.as_deref(), Some("alice"));
         assert_eq!(identity.tenant_id, "acme");
         assert!(identity.has_role("seller"));
+    }
+
+    #[tokio::test]
+    async fn roles_come_from_the_configured_claim() {
+        let claims = serde_json::json!({
+            "sub": "alice", "tenant": "acme", "cognito:groups": ["seller"],
+            "exp": EpochMillis::now().plus_seconds(60).as_seconds(),
+        });
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        let cognito = TokenVerifier::new(AuthConfig {
+            roles_claim: "cognito:groups".into(),
+            ..verifier(true).config().clone()
+        });
+        assert!(
+            cognito
+                .identify(Some(&token))
+                .await
+                .unwrap()
+                .has_role("seller")
+        );
+        // The default claim is `roles`: the same token carries none there.
+        assert!(
+            !verifier(true)
+                .identify(Some(&token))
+                .await
+                .unwrap()
+                .has_role("seller")
+        );
     }
 
     #[tokio::test]

@@ -16,6 +16,8 @@ pub mod keys {
     pub const JWKS_URL: &str = "JWKS_URL";
     /// The tenant claim's name (default `tenant`; `custom:tenant_id` for Cognito).
     pub const JWT_TENANT_CLAIM: &str = "JWT_TENANT_CLAIM";
+    /// The claim carrying the roles (default `roles`).
+    pub const JWT_ROLES_CLAIM: &str = "JWT_ROLES_CLAIM";
     /// Expected issuer, when set.
     pub const JWT_ISSUER: &str = "JWT_ISSUER";
     /// Expected audience, when set.
@@ -168,6 +170,7 @@ pub fn auth_from_env() -> Result<AuthConfig, ConfigError> {
     Ok(AuthConfig {
         keys,
         tenant_claim: var(keys::JWT_TENANT_CLAIM).unwrap_or_else(|| "tenant".into()),
+        roles_claim: var(keys::JWT_ROLES_CLAIM).unwrap_or_else(|| "roles".into()),
         issuer: var(keys::JWT_ISSUER),
         audience: var(keys::JWT_AUDIENCE),
         anonymous_viewing: parsed(keys::ANONYMOUS_VIEWING, true)?,
@@ -180,6 +183,7 @@ pub fn local_auth() -> AuthConfig {
     AuthConfig {
         keys: KeySource::Secret(LOCAL_DEV_SECRET.as_bytes().to_vec()),
         tenant_claim: "tenant".into(),
+        roles_claim: "roles".into(),
         issuer: None,
         audience: None,
         anonymous_viewing: true,
