@@ -360,16 +360,19 @@ async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast
         }
     })
     .await;
-    assert!(
-        stack
-            .deps
-            .connections
-            .get("R2hvc3RDb25uPQ=", EpochMillis::now())
-            .await
-            .unwrap()
-            .is_none(),
-        "the 410 removed the stale connection"
-    );
+    // The removal leaves the groups first, then deletes the row: wait for the row too.
+    let connections = stack.deps.connections.clone();
+    eventually("the 410 removed the stale connection", || {
+        let connections = connections.clone();
+        async move {
+            connections
+                .get("R2hvc3RDb25uPQ=", EpochMillis::now())
+                .await
+                .unwrap()
+                .is_none()
+        }
+    })
+    .await;
     // Counts sent before the removal may be queued; the corrected one follows them.
     loop {
         let count = observer.next_of("ViewerCountUpdated").await;
