@@ -27,7 +27,7 @@ use shared::config::RateLimit;
 use shared::dynamo::{DynamoAuctions, DynamoConnections};
 use shared::events::EventBridgePublisher;
 use shared::fanout::FanOut;
-use shared::push::ApiGatewayPusher;
+use shared::push::SignedPusher;
 use shared::ticker::{TickerConfig, TickerDeps};
 use shared::ws::WsDeps;
 use tokio::sync::oneshot;
@@ -121,6 +121,9 @@ pub enum StartError {
     /// The tables could not be created.
     #[error(transparent)]
     Tables(#[from] infra::tables::CreateTableError),
+    /// The Management API pusher could not be built.
+    #[error(transparent)]
+    Pusher(#[from] shared::push::PusherConfigError),
     /// The data directory could not be created.
     #[error("could not create the data directory {0}")]
     DataDir(String, #[source] std::io::Error),
@@ -313,7 +316,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         config.membership_shards,
     ));
     let auctions = Arc::new(DynamoAuctions::new(dynamo, AUCTIONS_TABLE));
-    let pusher = Arc::new(ApiGatewayPusher::new(management_client(&endpoint)));
+    // One pusher for replies and fan-outs: the same signed `POST /@connections/{id}` the
+    // functions send in the cloud, over HTTP/2 since this server speaks it.
+    let pusher = Arc::new(SignedPusher::with_http2_prior_knowledge(
+        &local_sdk_config(&endpoint),
+        &endpoint,
+    )?);
     let publisher = Arc::new(EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&local_sdk_config(&endpoint)),
         EVENT_BUS,
@@ -321,17 +329,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let deps = WsDeps {
         connections: connections.clone(),
         auctions: auctions.clone(),
-        pusher,
+        pusher: pusher.clone(),
         join_rate: config.join_rate,
     };
     let fanout = FanOut::new(
         connections.clone(),
-        Arc::new(ApiGatewayPusher::new(
-            shared::bootstrap::fanout_management_client(
-                &local_sdk_config(&endpoint),
-                endpoint.clone(),
-            ),
-        )),
+        pusher.clone(),
         config.fanout_concurrency,
     );
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));

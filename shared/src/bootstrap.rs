@@ -7,7 +7,7 @@ use crate::config::{self, ConfigError, StoreConfig};
 use crate::dynamo::{DynamoAuctions, DynamoConnections};
 use crate::events::EventBridgePublisher;
 use crate::fanout::FanOut;
-use crate::push::ApiGatewayPusher;
+use crate::push::SignedPusher;
 use crate::ticker::TickerDeps;
 use crate::ws::WsDeps;
 
@@ -45,7 +45,7 @@ pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
     let endpoint = config::management_endpoint_from_env()?;
     let sdk = sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let management = management_client(&sdk, endpoint);
+    let pusher = pusher(&sdk, &endpoint)?;
     Ok(WsDeps {
         connections: Arc::new(DynamoConnections::new(
             dynamo.clone(),
@@ -53,7 +53,7 @@ pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
             stores.membership_shards,
         )),
         auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
-        pusher: Arc::new(ApiGatewayPusher::new(management)),
+        pusher: Arc::new(pusher),
         join_rate,
     })
 }
@@ -86,34 +86,15 @@ pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
     })
 }
 
-fn management_client(
-    sdk: &aws_config::SdkConfig,
-    endpoint: String,
-) -> aws_sdk_apigatewaymanagement::Client {
-    aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    )
-}
-
-/// The Management API client of a fan-out: [`crate::fanout`] owns the retry policy, so the
-/// SDK's retries are off (two layers would multiply attempts), and so is its stalled-stream check,
-/// which only costs CPU on a request of a few hundred bytes.
-#[must_use]
-pub fn fanout_management_client(
-    sdk: &aws_config::SdkConfig,
-    endpoint: String,
-) -> aws_sdk_apigatewaymanagement::Client {
-    aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .stalled_stream_protection(
-                aws_sdk_apigatewaymanagement::config::StalledStreamProtectionConfig::disabled(),
-            )
-            .build(),
-    )
+/// The Management API pusher for `endpoint`, signing with `sdk`'s region and credentials.
+///
+/// # Errors
+/// [`ConfigError`] when the endpoint is not a URL or the environment lacks a region.
+pub fn pusher(sdk: &aws_config::SdkConfig, endpoint: &str) -> Result<SignedPusher, ConfigError> {
+    SignedPusher::new(sdk, endpoint).map_err(|e| ConfigError::Invalid {
+        key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
+        reason: e.to_string(),
+    })
 }
 
 /// The notifier's fan-out, from the environment.
@@ -132,9 +113,7 @@ pub async fn fanout_from_env() -> Result<FanOut, ConfigError> {
             stores.connections_table,
             stores.membership_shards,
         )),
-        Arc::new(ApiGatewayPusher::new(fanout_management_client(
-            &sdk, endpoint,
-        ))),
+        Arc::new(pusher(&sdk, &endpoint)?),
         concurrency,
     ))
 }
@@ -165,13 +144,7 @@ pub async fn ticker_deps_from_env() -> Result<TickerDeps, ConfigError> {
             aws_sdk_eventbridge::Client::new(&sdk),
             bus,
         )),
-        fanout: FanOut::new(
-            connections,
-            Arc::new(ApiGatewayPusher::new(fanout_management_client(
-                &sdk, endpoint,
-            ))),
-            concurrency,
-        ),
+        fanout: FanOut::new(connections, Arc::new(pusher(&sdk, &endpoint)?), concurrency),
         config: ticker,
     })
 }

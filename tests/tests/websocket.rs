@@ -408,7 +408,7 @@ async fn the_management_api_works_through_the_sdk_client() {
             .is_some_and(|e| e.is_gone_exception()),
         "{gone:?}"
     );
-    let pusher = shared::push::ApiGatewayPusher::new(management.clone());
+    let pusher = signed_pusher(&stack);
     use shared::push::Pusher;
     assert!(matches!(
         pusher.post(id, "late").await,
@@ -429,6 +429,64 @@ async fn the_management_api_works_through_the_sdk_client() {
             "{odd}: {error:?}"
         );
     }
+}
+
+/// The functions' Management API pusher, pointed at the stack.
+fn signed_pusher(stack: &local::Running) -> shared::push::SignedPusher {
+    let base = stack.http_url();
+    shared::push::SignedPusher::new(&local::local_sdk_config(&base), &base).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signed_pusher_delivers_and_unsigned_management_calls_are_refused() {
+    use shared::push::{PushError, Pusher};
+    let stack = start().await;
+    let mut client = Client::connect(&stack, Some(&token("dave", "public", &[]))).await;
+    let ids = connection_ids_of(&stack, "public", "dave").await;
+    let [id] = ids.as_slice() else {
+        panic!("one connection: {ids:?}")
+    };
+    let pusher = signed_pusher(&stack);
+    pusher.post(id, r#"{"hello":"dave"}"#).await.unwrap();
+    assert_eq!(client.next_frame().await, json!({"hello": "dave"}));
+    // 413 is final, not retried.
+    let oversized = "x".repeat(129 * 1024);
+    assert!(matches!(
+        pusher.post(id, &oversized).await,
+        Err(PushError::Failed(_))
+    ));
+
+    // API Gateway refuses a Management API request that is not signed, and delivers nothing.
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/@connections/{}",
+        stack.http_url(),
+        id.replace('=', "%3D")
+    );
+    for request in [
+        http.post(&url).body("unsigned"),
+        http.get(&url),
+        http.delete(&url),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403);
+        assert_eq!(response.headers()["x-amzn-errortype"], "ForbiddenException");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["message"], "Missing Authentication Token");
+    }
+    pusher.post(id, r#"{"still":"open"}"#).await.unwrap();
+    assert_eq!(client.next_frame().await, json!({"still": "open"}));
+
+    // A stack that is down: retryable, never "gone".
+    let nowhere = shared::push::SignedPusher::new(
+        &local::local_sdk_config("http://127.0.0.1:9"),
+        "http://127.0.0.1:9",
+    )
+    .unwrap();
+    assert!(matches!(
+        nowhere.post(id, "x").await,
+        Err(PushError::Retryable(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,6 +512,13 @@ async fn connection_ids_with_special_characters_round_trip() {
                 .await
                 .unwrap();
             assert_eq!(clients[i].next_frame().await, json!({"ok": true}));
+            // The functions' pusher encodes the id the same way.
+            use shared::push::Pusher;
+            signed_pusher(&stack)
+                .post(id, r#"{"ok":"signed"}"#)
+                .await
+                .unwrap();
+            assert_eq!(clients[i].next_frame().await, json!({"ok": "signed"}));
             return;
         }
     }

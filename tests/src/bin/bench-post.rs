@@ -1,6 +1,7 @@
 //! What one `PostToConnection` costs the poster: N posts to a minimal loopback server that
-//! answers 200, through `aws-sdk-apigatewaymanagement` as configured by `auction-local`, with
-//! variations, and through a bare HTTP client. The fan-out's budget on a shared machine is this
+//! answers 200, through `aws-sdk-apigatewaymanagement` (defaults, and without retries and the
+//! stall check), through the functions' `SignedPusher` (SigV4 + hyper), and through a bare HTTP
+//! client that does not sign. The fan-out's budget on a shared machine is this
 //! cost times the recipients. Run: `cargo build --release -p tests --bins &&
 //! target/release/bench-post [posts]`.
 
@@ -88,6 +89,41 @@ async fn main() {
             "aws-sdk-apigatewaymanagement (no retries, no stall check)",
             posts,
             post_with(lean.clone()),
+        )
+        .await;
+        let signed = shared::push::SignedPusher::new(&sdk, &base).unwrap();
+        measure("shared::push::SignedPusher (SigV4 + hyper)", posts, |i| {
+            let signed = signed.clone();
+            async move {
+                use shared::push::Pusher;
+                signed
+                    .post(
+                        &format!("conn{i}="),
+                        "{\"type\":\"PriceUpdated\",\"data\":{}}",
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        let signed_h2 =
+            shared::push::SignedPusher::with_http2_prior_knowledge(&sdk, &base).unwrap();
+        measure(
+            "shared::push::SignedPusher over HTTP/2 (auction-local's)",
+            posts,
+            |i| {
+                let signed = signed_h2.clone();
+                async move {
+                    use shared::push::Pusher;
+                    signed
+                        .post(
+                            &format!("conn{i}="),
+                            "{\"type\":\"PriceUpdated\",\"data\":{}}",
+                        )
+                        .await
+                        .unwrap();
+                }
+            },
         )
         .await;
         let http: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
