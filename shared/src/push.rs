@@ -225,11 +225,7 @@ pub struct PostError {
 impl Pusher for SignedPusher {
     async fn post(&self, connection_id: &str, payload: &str) -> Result<(), PushError> {
         use http_body_util::BodyExt;
-        let credentials = self
-            .credentials
-            .get()
-            .await
-            .map_err(|e| PushError::Retryable(e))?;
+        let credentials = self.credentials.get().await.map_err(PushError::Retryable)?;
         let request = self
             .signed_request(connection_id, payload, credentials)
             .map_err(PushError::Failed)?;
