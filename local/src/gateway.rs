@@ -7,9 +7,8 @@
 //! - Limits: 32 KB frames and 128 KB messages close with 1009, binary frames with 1003; an idle
 //!   connection closes after the idle timeout, any connection after the maximum lifetime.
 //! - `$disconnect` runs once per connection, with `disconnectStatusCode`/`disconnectReason`.
-//! - `/@connections/{id}`: POST (200, 410 `GoneException`, 413), GET, DELETE (204); a request
-//!   without a SigV4 `Authorization` header is refused 403 `ForbiddenException` ("Missing
-//!   Authentication Token"), as API Gateway does. The signature itself is not checked.
+//! - `/@connections/{id}`: POST (200, 410 `GoneException`, 413), GET, DELETE (204). Signatures are
+//!   not required: PROTOCOL.md section 7 lists these answers and no other.
 //! - Fault injection (local only): `POST /_local/faults/websocket` `{"outage": true}` drops every
 //!   socket without a close frame (as a network cut does; `$disconnect` runs with 1006) and answers
 //!   upgrades with 503 until `{"outage": false}`; the HTTP API stays up, as in a partial outage.
@@ -566,27 +565,6 @@ fn gone() -> Response {
     response
 }
 
-/// API Gateway's answer to an unsigned Management API request; `None` when it is signed.
-fn unsigned(headers: &HeaderMap) -> Option<Response> {
-    let signed = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
-    if signed {
-        return None;
-    }
-    let mut response = (
-        StatusCode::FORBIDDEN,
-        axum::Json(json!({"message": "Missing Authentication Token"})),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_static("ForbiddenException"),
-    );
-    Some(response)
-}
-
 fn find(gateway: &Gateway, id: &str) -> Option<Arc<Live>> {
     gateway.live.read().ok().and_then(|l| l.get(id).cloned())
 }
@@ -594,12 +572,8 @@ fn find(gateway: &Gateway, id: &str) -> Option<Arc<Live>> {
 async fn post_to_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = unsigned(&headers) {
-        return refused;
-    }
     gateway
         .stats
         .post_to_connection
@@ -635,14 +609,7 @@ async fn post_to_connection(
     StatusCode::OK.into_response()
 }
 
-async fn get_connection(
-    State(gateway): State<Arc<Gateway>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = unsigned(&headers) {
-        return refused;
-    }
+async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };
@@ -657,11 +624,7 @@ async fn get_connection(
 async fn delete_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = unsigned(&headers) {
-        return refused;
-    }
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };

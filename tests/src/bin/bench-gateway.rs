@@ -30,10 +30,6 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// What `BENCH_RAW_HTTP=1` sends as its signature: `auction-local` checks that a request is
-/// signed, not the signature.
-const UNCHECKED_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=local/20260101/local/execute-api/aws4_request, SignedHeaders=host, Signature=0";
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -194,8 +190,8 @@ async fn main() {
     let pusher = Arc::new(
         SignedPusher::with_http2_prior_knowledge(&local::local_sdk_config(&base), &base).unwrap(),
     );
-    // BENCH_RAW_HTTP=1 posts with a bare HTTP client (a fixed, unchecked Authorization header
-    // instead of a signature), to separate the gateway's cost from the poster's.
+    // BENCH_RAW_HTTP=1 posts with a bare HTTP client (unsigned), to separate the gateway's cost
+    // from the poster's.
     let raw = std::env::var("BENCH_RAW_HTTP").is_ok_and(|v| v == "1");
     let http: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -226,7 +222,6 @@ async fn main() {
                 async move {
                     if raw {
                         let request = http::Request::post(url)
-                            .header("authorization", UNCHECKED_AUTHORIZATION)
                             .body(http_body_util::Full::new(bytes::Bytes::from(payload)))
                             .unwrap();
                         let status = http.request(request).await.unwrap().status();

@@ -42,6 +42,25 @@ where
     );
 }
 
+/// Post `i` through the functions' pusher.
+fn post_signed(
+    signed: shared::push::SignedPusher,
+) -> impl Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = ()>>> {
+    move |i| {
+        let signed = signed.clone();
+        Box::pin(async move {
+            use shared::push::Pusher;
+            signed
+                .post(
+                    &format!("conn{i}="),
+                    "{\"type\":\"PriceUpdated\",\"data\":{}}",
+                )
+                .await
+                .unwrap();
+        })
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let posts: usize = std::env::args()
@@ -92,38 +111,18 @@ async fn main() {
         )
         .await;
         let signed = shared::push::SignedPusher::new(&sdk, &base).unwrap();
-        measure("shared::push::SignedPusher (SigV4 + hyper)", posts, |i| {
-            let signed = signed.clone();
-            async move {
-                use shared::push::Pusher;
-                signed
-                    .post(
-                        &format!("conn{i}="),
-                        "{\"type\":\"PriceUpdated\",\"data\":{}}",
-                    )
-                    .await
-                    .unwrap();
-            }
-        })
+        measure(
+            "shared::push::SignedPusher (SigV4 + hyper)",
+            posts,
+            post_signed(signed),
+        )
         .await;
         let signed_h2 =
             shared::push::SignedPusher::with_http2_prior_knowledge(&sdk, &base).unwrap();
         measure(
             "shared::push::SignedPusher over HTTP/2 (auction-local's)",
             posts,
-            |i| {
-                let signed = signed_h2.clone();
-                async move {
-                    use shared::push::Pusher;
-                    signed
-                        .post(
-                            &format!("conn{i}="),
-                            "{\"type\":\"PriceUpdated\",\"data\":{}}",
-                        )
-                        .await
-                        .unwrap();
-                }
-            },
+            post_signed(signed_h2),
         )
         .await;
         let http: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
