@@ -181,7 +181,9 @@ pub async fn handle(fanout: &FanOut, event: EventBridgeEvent<Value>) -> Result<(
     let published_at = crate::events::published_at(&event.detail);
     let domain = DomainEvent::from_parts(&event.detail_type, event.detail)?;
     if let Some(report) = notify_at(fanout, &domain, published_at, EpochMillis::now()).await? {
-        tracing::info!(
+        // Debug, not info: the fan-out's metrics (EMF in Lambda) already carry these counts, and
+        // a line per event is a log write per bid in a bid storm.
+        tracing::debug!(
             event = domain.detail_type(),
             auction_id = domain.auction_id(),
             recipients = report.recipients,
