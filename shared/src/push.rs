@@ -226,15 +226,18 @@ struct SignedHeaders {
 
 impl SignedHeaders {
     fn apply(self, headers: &mut http::HeaderMap) {
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(value) = http::HeaderValue::try_from(value) {
+        // Credentials are sensitive: HTTP/2 sends them never-indexed (RFC 7541 section 7.1.3), which
+        // also keeps a new signature per post from churning the HPACK tables of both ends.
+        let mut put = |name: &'static str, value: String, sensitive: bool| {
+            if let Ok(mut value) = http::HeaderValue::try_from(value) {
+                value.set_sensitive(sensitive);
                 headers.insert(name, value);
             }
         };
-        put("authorization", self.authorization);
-        put("x-amz-date", self.date_time);
+        put("authorization", self.authorization, true);
+        put("x-amz-date", self.date_time, false);
         if let Some(token) = self.security_token {
-            put("x-amz-security-token", token);
+            put("x-amz-security-token", token, true);
         }
     }
 }
