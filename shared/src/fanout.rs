@@ -6,13 +6,13 @@
 //! memberships and counts. Work is O(recipients): nothing is read per recipient. Each fan-out
 //! records its duration and counts through [`crate::telemetry`].
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::domain::{AuctionId, EpochMillis, Member};
@@ -21,6 +21,9 @@ use crate::push::{PushError, Pusher};
 
 /// Posts in flight per fan-out unless configured otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Group members queued for posting before the next page is read: about one page of
+/// `DynamoConnections` (`crate::dynamo::connections::MEMBER_PAGE`).
+const READ_AHEAD: usize = 1_000;
 /// Retries of a throttled or failed post (after the first attempt).
 const MAX_RETRIES: u32 = 3;
 
@@ -135,27 +138,35 @@ impl FanOut {
                 auction_id,
                 except_user,
             } => {
-                // Group pages stream in from every shard; posts start with the first page.
+                // Group pages stream in from every shard; posts start with the first page, and
+                // the next page is read while the posts of this one are under way.
                 let mut pages = self.connections.members(auction_id, now);
                 // A member can be seen twice only across a shard re-read; never post twice.
                 let mut seen = HashSet::new();
-                while let Some(page) = pages.next().await {
-                    let members = match page {
-                        Ok(members) => members,
-                        Err(e) => {
-                            read_error.get_or_insert(e);
-                            continue;
+                let mut queued = VecDeque::new();
+                let mut reading = true;
+                while reading || !queued.is_empty() {
+                    tokio::select! {
+                        biased;
+                        permit = posts.permit(), if !queued.is_empty() => {
+                            if let (Some(permit), Some(connection_id)) = (permit, queued.pop_front()) {
+                                posts.spawn(permit, connection_id);
+                            }
                         }
-                    };
-                    for Member {
-                        connection_id,
-                        user_id,
-                    } in members
-                    {
-                        let excepted = except_user.is_some() && user_id == *except_user;
-                        if !excepted && seen.insert(connection_id.clone()) {
-                            posts.start(connection_id).await;
-                        }
+                        page = pages.next(), if reading && queued.len() < READ_AHEAD => match page {
+                            None => reading = false,
+                            Some(Err(e)) => {
+                                read_error.get_or_insert(e);
+                            }
+                            Some(Ok(members)) => {
+                                for Member { connection_id, user_id } in members {
+                                    let excepted = except_user.is_some() && user_id == *except_user;
+                                    if !excepted && seen.insert(connection_id.clone()) {
+                                        queued.push_back(connection_id);
+                                    }
+                                }
+                            }
+                        },
                     }
                 }
             }
@@ -221,9 +232,19 @@ impl Posts {
 
     /// Starts the post to `connection_id` once a slot is free.
     async fn start(&mut self, connection_id: String) {
-        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            return;
-        };
+        if let Some(permit) = self.permit().await {
+            self.spawn(permit, connection_id);
+        }
+    }
+
+    /// A free slot (`None` only if the semaphore was closed, which it never is).
+    fn permit(&self) -> impl Future<Output = Option<OwnedSemaphorePermit>> + use<> {
+        let permits = Arc::clone(&self.permits);
+        async move { permits.acquire_owned().await.ok() }
+    }
+
+    /// Starts the post to `connection_id` in the slot `permit`.
+    fn spawn(&mut self, permit: OwnedSemaphorePermit, connection_id: String) {
         // Reap finished tasks so the set stays as small as the concurrency.
         while self.tasks.try_join_next().is_some() {}
         let (pusher, connections) = (Arc::clone(&self.pusher), Arc::clone(&self.connections));

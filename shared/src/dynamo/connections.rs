@@ -34,6 +34,10 @@ use crate::ports::{
 
 /// The sort key of a shard's viewer counter; `#` sorts before `CONN#`, outside member queries.
 const COUNTER_SK: &str = "#COUNT";
+/// Members per group page. DynamoDB's own 1 MB page holds ≈ 10,000 members: the fan-out would
+/// post nothing until all were read. Pages of 1,000 let the posts start at once and the next
+/// page be read while they run (read units are the same: they count bytes, not requests).
+pub const MEMBER_PAGE: i32 = 1_000;
 
 /// Connections and groups in DynamoDB.
 #[derive(Debug, Clone)]
@@ -253,6 +257,7 @@ impl DynamoConnections {
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :conn)")
                 .filter_expression("#expires > :now")
                 .projection_expression("connectionId, userId")
+                .limit(MEMBER_PAGE)
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_names("#expires", EXPIRES_AT)
