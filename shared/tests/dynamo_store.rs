@@ -662,6 +662,44 @@ async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
         stack.connections.viewer_count(&auction, now).await.unwrap(),
         5000
     );
+
+    // The fan-out over the same group: pages of 1,000 read ahead of the posts, each member
+    // posted exactly once, every connection of the excepted user skipped.
+    let posted = Arc::new(Recorder::default());
+    let fanout = shared::fanout::FanOut::new(
+        Arc::clone(&stack.connections) as Arc<dyn ConnectionStore>,
+        Arc::clone(&posted) as Arc<dyn shared::push::Pusher>,
+        64,
+    );
+    let audience = shared::fanout::Audience::Group {
+        auction_id: auction.clone(),
+        except_user: Some("user-conn00042AbC=".into()),
+    };
+    let report = fanout.send("Test", &audience, "{}", now).await.unwrap();
+    assert_eq!((report.recipients, report.delivered), (4999, 4999));
+    let posted = posted.0.lock().unwrap();
+    let unique: HashSet<&String> = posted.iter().collect();
+    assert_eq!((posted.len(), unique.len()), (4999, 4999), "each once");
+    assert!(
+        !unique.contains(&"conn00042AbC=".to_owned()),
+        "buyer skipped"
+    );
+}
+
+/// Records the connections posted to (the push port only; the store is the real engine).
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl shared::push::Pusher for Recorder {
+    async fn post(
+        &self,
+        connection_id: &str,
+        _payload: &str,
+    ) -> Result<(), shared::push::PushError> {
+        self.0.lock().unwrap().push(connection_id.to_owned());
+        Ok(())
+    }
 }
 
 #[tokio::test]
