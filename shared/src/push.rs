@@ -33,7 +33,8 @@ pub trait Pusher: Send + Sync {
 }
 
 /// [`Pusher`] that speaks the Management API's `POST /@connections/{id}` itself: a SigV4-signed
-/// request (`aws-sigv4`, the SDK's own signer) over a pooled hyper client.
+/// request (the signing key and signature from `aws-sigv4`, the SDK's own signer; see
+/// `PostSigner`) over a pooled hyper client.
 ///
 /// Why not `aws-sdk-apigatewaymanagement` here: a fan-out is one call per viewer, and the SDK's
 /// per-call orchestration (config layering, interceptors, endpoint rules) costs ≈ 100 µs of CPU
