@@ -99,16 +99,19 @@ async fn metrics_count_what_the_traffic_did() {
     let mut buyer = Client::connect(&stack, Some(&buyer_token)).await;
     buyer.join_and_state(id).await;
 
-    // The ticker sums the groups once a second.
+    // The ticker sums the groups once a second. A reply is counted when its post's 200 is back
+    // at the function, which can be just after the client has read the frame.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     let text = loop {
         let text = metrics_text(&http, &stack).await;
-        if sample(&text, "ActiveConnections") == Some(2.0) {
+        if sample(&text, "ActiveConnections") == Some(2.0)
+            && sample(&text, r#"MessagesSent{Frame="Reply"}"#).is_some_and(|n| n >= 3.0)
+        {
             break text;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "ActiveConnections never 2:\n{text}"
+            "ActiveConnections never 2 or fewer than three replies counted:\n{text}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
