@@ -3,8 +3,9 @@
 //! API Gateway has no broadcast: one `PostToConnection` per recipient. Recipients are streamed
 //! (pages of members from every shard in parallel, the next page read while the posts of the last
 //! one run), at most `concurrency` posts are in flight, 429 and 5xx are retried with backoff,
-//! and a 410 removes the connection with its memberships and counts. Work is O(recipients): nothing is read per recipient. Each fan-out
-//! records its duration and counts through [`crate::telemetry`].
+//! and a 410 removes the connection with its memberships and counts. Work is O(recipients):
+//! nothing is read per recipient. Each fan-out records its duration and counts through
+//! [`crate::telemetry`].
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;

@@ -205,8 +205,8 @@ struct PostSigner {
     region: String,
     /// The `host` header value.
     host: String,
-    /// The stage's path (`/prod`, or empty), as the canonical URI's prefix.
-    stage_path: String,
+    /// The canonical URI up to the connection id (`/prod/%40connections/`), encoded once.
+    canonical_prefix: String,
     /// The signing key of the last day and credentials used.
     key: std::sync::Mutex<Option<SigningKey>>,
 }
@@ -248,7 +248,10 @@ impl PostSigner {
         Self {
             region,
             host: host.to_owned(),
-            stage_path: stage_path.trim_end_matches('/').to_owned(),
+            canonical_prefix: aws_smithy_http::label::fmt_string(
+                format!("{}/@connections/", stage_path.trim_end_matches('/')),
+                aws_smithy_http::label::EncodingStrategy::Greedy,
+            ),
             key: std::sync::Mutex::new(None),
         }
     }
@@ -324,17 +327,17 @@ impl PostSigner {
             "content-type;host;x-amz-date"
         };
         // The canonical URI encodes the (already encoded) path once more, as aws-sigv4 does for
-        // every service but S3.
-        let path = format!("{}/@connections/{label}", self.stage_path);
-        let canonical_path = aws_smithy_http::label::fmt_string(
-            &path,
+        // every service but S3; percent-encoding goes character by character, so the constant
+        // prefix is encoded once and only the label here.
+        let canonical_label = aws_smithy_http::label::fmt_string(
+            label,
             aws_smithy_http::label::EncodingStrategy::Greedy,
         );
         let mut canonical = String::with_capacity(320 + token.map_or(0, str::len));
         let _ = write!(
             canonical,
-            "POST\n{canonical_path}\n\ncontent-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{date_time}\n",
-            self.host
+            "POST\n{}{canonical_label}\n\ncontent-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{date_time}\n",
+            self.canonical_prefix, self.host
         );
         if let Some(token) = token {
             let _ = writeln!(canonical, "x-amz-security-token:{}", token.trim());
