@@ -8,14 +8,16 @@
 //!   connection closes after the idle timeout, any connection after the maximum lifetime.
 //! - `$disconnect` runs once per connection, with `disconnectStatusCode`/`disconnectReason`.
 //! - `/@connections/{id}`: POST (200, 410 `GoneException`, 413), GET, DELETE (204). Signatures are
-//!   not required: PROTOCOL.md section 7 lists these answers and no other.
+//!   not required: PROTOCOL.md section 7 lists these answers and no other. A POST writes its frame
+//!   into the socket itself before answering; a reader that stopped reading (a frame not taken
+//!   within [`Limits::stalled_reader_timeout`]) is cut and the post answers 410.
 //! - Fault injection (local only): `POST /_local/faults/websocket` `{"outage": true}` drops every
 //!   socket without a close frame (as a network cut does; `$disconnect` runs with 1006) and answers
 //!   upgrades with 503 until `{"outage": false}`; the HTTP API stays up, as in a partial outage.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,9 +27,11 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use shared::domain::EpochMillis;
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::invoke::{Function, Invoker};
 
@@ -52,6 +56,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Close any connection after this long (API Gateway: 2 hours).
     pub max_connection_duration: Duration,
+    /// A posted frame the client's socket has not taken in this long means a reader that stopped
+    /// reading: the post answers 410 and the connection is cut (`$disconnect` with 1006), so
+    /// frames never pile up in the gateway.
+    pub stalled_reader_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -59,22 +67,32 @@ impl Default for Limits {
         Self {
             idle_timeout: Duration::from_secs(10 * 60),
             max_connection_duration: Duration::from_secs(2 * 60 * 60),
+            stalled_reader_timeout: Duration::from_secs(3),
         }
     }
 }
 
-enum Outbound {
-    Frame(Box<Message>),
-    Close(u16, &'static str),
-    /// Drop the socket without a close frame (a simulated network cut).
-    Cut,
+/// How a connection must end, when something other than its own task decides it ([`Live::end`]).
+mod ending {
+    pub const NONE: u8 = 0;
+    /// `DELETE @connections/{id}`: a close frame, 1000.
+    pub const DELETED: u8 = 1;
+    /// No close frame, 1006: a simulated network cut, or a write that failed or stalled.
+    pub const CUT: u8 = 2;
 }
 
-// Kept small: one of these lives per open connection. tokio's channel allocates a block of 32
-// slots up front, so the slot type is kept to 24 bytes (the frame is boxed): about 0.8 KB per
-// idle connection instead of 1.5 KB.
+/// The socket's write half; `None` before the upgrade completes and once the socket is closed.
+type Sink = Arc<Mutex<Option<SplitSink<WebSocket, Message>>>>;
+
+// Kept small: one of these lives per open connection.
 struct Live {
-    outbound: mpsc::UnboundedSender<Outbound>,
+    /// `@connections` posts write their frame into the socket themselves, in the request's own
+    /// task: handing it to the connection's task cost a wake-up per post (10,000 per broadcast),
+    /// and a queue allocated per connection.
+    sink: Sink,
+    /// One of [`ending`]; set once, then `ended` wakes the connection's task.
+    ending: AtomicU8,
+    ended: Notify,
     connected_at: EpochMillis,
     last_active_ms: AtomicI64,
     source_ip: String,
@@ -174,9 +192,7 @@ impl Gateway {
             .read()
             .map(|l| l.values().cloned().collect())
             .unwrap_or_default();
-        live.iter()
-            .filter(|l| l.outbound.send(Outbound::Cut).is_ok())
-            .count()
+        live.iter().filter(|l| l.end(ending::CUT)).count()
     }
 
     /// How many connections are open.
@@ -363,9 +379,16 @@ async fn upgrade(
         None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 
-    let (outbound, inbound) = mpsc::unbounded_channel();
+    // Registered (postable) from here, as API Gateway's connection is once `$connect` allowed it;
+    // posts that come before the socket is up wait on the sink's lock, held until then.
+    let sink: Sink = Arc::default();
+    let Ok(pending) = Arc::clone(&sink).try_lock_owned() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let live = Arc::new(Live {
-        outbound,
+        sink,
+        ending: AtomicU8::new(ending::NONE),
+        ended: Notify::new(),
         connected_at,
         last_active_ms: AtomicI64::new(connected_at.0),
         source_ip,
@@ -394,85 +417,111 @@ async fn upgrade(
             let authorizer = Value::Object(authorizer_context)
                 .to_string()
                 .into_boxed_str();
-            serve(gateway, connection_id, live, authorizer, socket, inbound)
+            serve(gateway, connection_id, live, authorizer, socket, pending)
         })
 }
 
-/// One connection's life: reads frames, writes posts, enforces the limits, then `$disconnect`.
+impl Live {
+    /// Asks the connection's task to end the connection (`how` is one of [`ending`]); false when
+    /// it was already ending.
+    fn end(&self, how: u8) -> bool {
+        let first = self
+            .ending
+            .compare_exchange(ending::NONE, how, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if first {
+            self.ended.notify_one();
+        }
+        first
+    }
+
+    fn touch(&self) {
+        self.last_active_ms
+            .store(EpochMillis::now().0, Ordering::Relaxed);
+    }
+}
+
+/// Writes a close frame, unless the socket is already closed or the client stopped reading.
+async fn send_close(live: &Live, limit: Duration, code: u16, reason: &'static str) {
+    if let Some(sink) = live.sink.lock().await.as_mut() {
+        let _ = tokio::time::timeout(limit, sink.send(close_message(code, reason))).await;
+    }
+}
+
+/// One connection's life: reads frames, enforces the limits, then `$disconnect`. Posted frames are
+/// written by the `@connections` handler through the shared sink.
 async fn serve(
     gateway: Arc<Gateway>,
     connection_id: String,
     live: Arc<Live>,
     authorizer: Box<str>,
-    mut socket: WebSocket,
-    mut inbound: mpsc::UnboundedReceiver<Outbound>,
+    socket: WebSocket,
+    mut pending: OwnedMutexGuard<Option<SplitSink<WebSocket, Message>>>,
 ) {
+    let (sink, mut stream): (_, SplitStream<WebSocket>) = socket.split();
+    *pending = Some(sink);
+    drop(pending);
+    let limits = gateway.limits;
     let started = tokio::time::Instant::now();
-    let lifetime_deadline = started + gateway.limits.max_connection_duration;
-    let mut last_active = started;
+    let lifetime_deadline = started + limits.max_connection_duration;
     // One timer per connection, re-armed only when it fires early: traffic never touches the
     // timer wheel (creating a timer per frame costs a lock per frame across all connections).
-    let timer =
-        tokio::time::sleep_until((started + gateway.limits.idle_timeout).min(lifetime_deadline));
+    let timer = tokio::time::sleep_until((started + limits.idle_timeout).min(lifetime_deadline));
     tokio::pin!(timer);
     let (code, reason): (u16, &str) = loop {
         tokio::select! {
-            frame = socket.recv() => match frame {
+            frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    last_active = tokio::time::Instant::now();
-                    live.last_active_ms.store(EpochMillis::now().0, Ordering::Relaxed);
+                    live.touch();
                     let gateway = Arc::clone(&gateway);
                     let event = message_event(&gateway, &connection_id, &live, &authorizer, text.as_str());
                     let route = event.0;
                     tokio::spawn(async move { gateway.invoke_route(Function::for_route(route), event.1).await });
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let _ = socket.send(close_message(close::UNSUPPORTED_DATA, "Binary frames are not supported")).await;
+                    send_close(&live, limits.stalled_reader_timeout, close::UNSUPPORTED_DATA, "Binary frames are not supported").await;
                     break (close::UNSUPPORTED_DATA, "Binary frames are not supported");
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                    last_active = tokio::time::Instant::now();
-                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => live.touch(),
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.as_ref().map_or(close::NORMAL, |f| f.code);
                     break (code, "Client closed the connection");
                 }
                 Some(Err(e)) => {
                     if is_too_big(&e) {
-                        let _ = socket.send(close_message(close::TOO_BIG, "Message too big")).await;
+                        send_close(&live, limits.stalled_reader_timeout, close::TOO_BIG, "Message too big").await;
                         break (close::TOO_BIG, "Message too big");
                     }
                     break (close::ABNORMAL, "Connection closed abnormally");
                 }
                 None => break (close::ABNORMAL, "Connection closed abnormally"),
             },
-            outbound = inbound.recv() => match outbound {
-                Some(Outbound::Frame(message)) => {
-                    last_active = tokio::time::Instant::now();
-                    if socket.send(*message).await.is_err() {
-                        break (close::ABNORMAL, "Connection closed abnormally");
-                    }
+            () = live.ended.notified() => {
+                if live.ending.load(Ordering::SeqCst) == ending::DELETED {
+                    send_close(&live, limits.stalled_reader_timeout, close::NORMAL, "Connection deleted").await;
+                    break (close::NORMAL, "Connection deleted");
                 }
-                Some(Outbound::Close(code, reason)) => {
-                    let _ = socket.send(close_message(code, reason)).await;
-                    break (code, reason);
-                }
-                Some(Outbound::Cut) => break (close::ABNORMAL, "Connection closed abnormally"),
-                None => break (close::GOING_AWAY, "Going away"),
+                break (close::ABNORMAL, "Connection closed abnormally");
             },
             () = &mut timer => {
-                let deadline = (last_active + gateway.limits.idle_timeout).min(lifetime_deadline);
-                if tokio::time::Instant::now() < deadline {
+                // Frames either way count as activity; posts stamp it from their own task.
+                let idle_ms = EpochMillis::now().0 - live.last_active_ms.load(Ordering::Relaxed);
+                let idle = Duration::from_millis(u64::try_from(idle_ms).unwrap_or(0));
+                let now = tokio::time::Instant::now();
+                let deadline = (now + limits.idle_timeout.saturating_sub(idle)).min(lifetime_deadline);
+                if now < deadline {
                     timer.as_mut().reset(deadline);
                     continue;
                 }
                 let reason = if deadline == lifetime_deadline { "Connection duration exceeded" } else { "Idle timeout exceeded" };
-                let _ = socket.send(close_message(close::GOING_AWAY, reason)).await;
+                send_close(&live, limits.stalled_reader_timeout, close::GOING_AWAY, reason).await;
                 break (close::GOING_AWAY, reason);
             }
         }
     };
-    drop(socket);
+    // Later posts find no socket (410), and dropping both halves closes it.
+    live.sink.lock().await.take();
+    drop(stream);
     finish(&gateway, &connection_id, &live, &authorizer, code, reason).await;
 }
 
@@ -597,15 +646,33 @@ async fn post_to_connection(
         Ok(text) => Message::Text(text),
         Err(_) => Message::Binary(body),
     };
-    if live
-        .outbound
-        .send(Outbound::Frame(Box::new(message)))
-        .is_err()
-    {
+    // Concurrent posts to one connection queue on the lock in arrival order (it is fair).
+    let mut sink = live.sink.lock().await;
+    let Some(socket) = sink.as_mut() else {
+        return gone();
+    };
+    let send = socket.send(message);
+    tokio::pin!(send);
+    // Almost every frame goes straight into the kernel's buffer, so the first poll finishes it
+    // and no timer is armed; only a full socket buffer waits, for at most the stall limit.
+    let sent = match futures::poll!(send.as_mut()) {
+        std::task::Poll::Ready(result) => result.is_ok(),
+        std::task::Poll::Pending => {
+            matches!(
+                tokio::time::timeout(gateway.limits.stalled_reader_timeout, send).await,
+                Ok(Ok(()))
+            )
+        }
+    };
+    if !sent {
+        // Broken, or a reader that stopped reading: this frame is not delivered, later posts get
+        // 410 at once, and the connection's task cuts the socket and runs `$disconnect`.
+        sink.take();
+        live.end(ending::CUT);
         return gone();
     }
-    live.last_active_ms
-        .store(EpochMillis::now().0, Ordering::Relaxed);
+    drop(sink);
+    live.touch();
     StatusCode::OK.into_response()
 }
 
@@ -628,9 +695,7 @@ async fn delete_connection(
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };
-    let _ = live
-        .outbound
-        .send(Outbound::Close(close::NORMAL, "Connection deleted"));
+    live.end(ending::DELETED);
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -152,6 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         limits: local::Limits {
             idle_timeout: Duration::from_secs(cli.idle_timeout_seconds),
             max_connection_duration: Duration::from_secs(cli.max_connection_seconds),
+            ..local::Limits::default()
         },
         invoke_url: cli.invoke_url,
         fixtures: cli.fixtures,

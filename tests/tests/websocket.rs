@@ -472,6 +472,58 @@ async fn the_signed_pusher_delivers_and_classifies_failures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_reading_is_cut_and_posts_to_it_get_410() {
+    use shared::push::{PushError, Pusher};
+    let mut config = LocalConfig::default();
+    config.limits.stalled_reader_timeout = Duration::from_millis(200);
+    let stack = start_with(config).await;
+    // Connected, never read from: the kernel's buffers fill, then the gateway's write stalls.
+    let _stalled = Client::connect(&stack, Some(&token("stalled", "public", &[]))).await;
+    let mut reader = Client::connect(&stack, Some(&token("reader", "public", &[]))).await;
+    let Ok([stalled_id]) =
+        <[String; 1]>::try_from(connection_ids_of(&stack, "public", "stalled").await)
+    else {
+        panic!("one connection")
+    };
+    let Ok([reader_id]) =
+        <[String; 1]>::try_from(connection_ids_of(&stack, "public", "reader").await)
+    else {
+        panic!("one connection")
+    };
+    let pusher = signed_pusher(&stack);
+    let frame = format!(r#"{{"pad":"{}"}}"#, "x".repeat(120 * 1024));
+    let mut delivered = 0;
+    let outcome = loop {
+        match pusher.post(&stalled_id, &frame).await {
+            Ok(()) => delivered += 1,
+            Err(e) => break e,
+        }
+        assert!(
+            delivered < 2_000,
+            "240 MB accepted for a reader that never reads"
+        );
+    };
+    assert!(matches!(outcome, PushError::Gone), "{outcome:?}");
+    assert!(delivered > 0, "the socket's buffers take some frames first");
+    // Gone for good, and `$disconnect` ran; other connections are unaffected.
+    assert!(matches!(
+        pusher.post(&stalled_id, "{}").await,
+        Err(PushError::Gone)
+    ));
+    eventually("$disconnect ran", || async {
+        connection_ids_of(&stack, "public", "stalled")
+            .await
+            .is_empty()
+    })
+    .await;
+    pusher
+        .post(&reader_id, r#"{"still":"here"}"#)
+        .await
+        .unwrap();
+    assert_eq!(reader.next_frame().await, json!({"still": "here"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_ids_with_special_characters_round_trip() {
     let stack = start().await;
     let management = stack.management_client();
