@@ -4,13 +4,15 @@
 //! 1. `PriceUpdated` to N viewers of one auction: from the tick (the frame's `sentAt`, stamped
 //!    before the fan-out starts) to each client's receipt, p50/p99/last per push. The ticker runs
 //!    in `auction-local` exactly as the `price-ticker` function: members read from the store,
-//!    one `PostToConnection` per viewer through `aws-sdk-apigatewaymanagement`.
+//!    one signed `PostToConnection` per viewer through `shared::push::SignedPusher`. Also the CPU
+//!    that `auction-local` and the clients spend per push.
 //! 2. `PostToConnection` calls and DynamoDB requests per viewer-minute, read from
 //!    `auction-local`'s counters, while the N viewers join and during one idle minute, next to
 //!    what the seed's naive design would need for the same traffic.
 //!
-//! Run: `cargo build --release -p local -p tests --bins && ulimit -n 30000 &&
-//! target/release/bench-fanout [viewers] [pushes]`. `BENCH_SHARDS` sets membership shards.
+//! Run: `cargo build --profile perf -p local -p tests --bins && ulimit -n 30000 &&
+//! target/perf/bench-fanout [viewers] [pushes]`. `BENCH_SHARDS` sets membership shards,
+//! `BENCH_FANOUT_CONCURRENCY` the posts in flight, `BENCH_SKIP_IDLE=1` skips the idle minute.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use tests::bench::{percentile, spawn_local};
+use tests::bench::{percentile, process_cpu, spawn_local};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -133,6 +135,7 @@ async fn main() {
 
     // 1. Pushes: group arrivals by sentAt until `pushes` complete pushes were seen.
     arrivals.lock().unwrap().clear();
+    let cpu_start = (process_cpu(local.pid), process_cpu(std::process::id()));
     let mut by_push: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut complete = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(u64::try_from(pushes).unwrap() * 5 + 30);
@@ -165,6 +168,16 @@ async fn main() {
         p99s.push(p99);
     }
     assert_eq!(complete.len(), pushes, "every viewer got every push");
+    let cpu_local = process_cpu(local.pid) - cpu_start.0;
+    let cpu_clients = process_cpu(std::process::id()) - cpu_start.1;
+    #[allow(clippy::cast_possible_truncation)]
+    let per_push = |cpu: Duration| cpu / pushes as u32;
+    println!(
+        "CPU per push (the push phase's CPU over {pushes} pushes, idle ticks between them included): \
+         auction-local {:?}, benchmark process (the {viewers} clients) {:?}",
+        per_push(cpu_local),
+        per_push(cpu_clients)
+    );
     p50s.sort();
     p99s.sort();
     println!(
