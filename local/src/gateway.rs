@@ -441,13 +441,6 @@ impl Live {
     }
 }
 
-/// Writes a close frame, unless the socket is already closed or the client stopped reading.
-async fn send_close(live: &Live, limit: Duration, code: u16, reason: &'static str) {
-    if let Some(sink) = live.sink.lock().await.as_mut() {
-        let _ = tokio::time::timeout(limit, sink.send(close_message(code, reason))).await;
-    }
-}
-
 /// One connection's life: reads frames, enforces the limits, then `$disconnect`. Posted frames are
 /// written by the `@connections` handler through the shared sink.
 async fn serve(
@@ -468,7 +461,11 @@ async fn serve(
     // timer wheel (creating a timer per frame costs a lock per frame across all connections).
     let timer = tokio::time::sleep_until((started + limits.idle_timeout).min(lifetime_deadline));
     tokio::pin!(timer);
-    let (code, reason): (u16, &str) = loop {
+    // Ending is final, so one registration serves the connection's life.
+    let ended = live.ended.notified();
+    tokio::pin!(ended);
+    // Why it ended, and whether the gateway says so with a close frame.
+    let (code, reason, close_frame): (u16, &str, bool) = loop {
         tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
@@ -478,30 +475,20 @@ async fn serve(
                     let route = event.0;
                     tokio::spawn(async move { gateway.invoke_route(Function::for_route(route), event.1).await });
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    send_close(&live, limits.stalled_reader_timeout, close::UNSUPPORTED_DATA, "Binary frames are not supported").await;
-                    break (close::UNSUPPORTED_DATA, "Binary frames are not supported");
-                }
+                Some(Ok(Message::Binary(_))) => break (close::UNSUPPORTED_DATA, "Binary frames are not supported", true),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => live.touch(),
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.as_ref().map_or(close::NORMAL, |f| f.code);
-                    break (code, "Client closed the connection");
+                    break (code, "Client closed the connection", false);
                 }
-                Some(Err(e)) => {
-                    if is_too_big(&e) {
-                        send_close(&live, limits.stalled_reader_timeout, close::TOO_BIG, "Message too big").await;
-                        break (close::TOO_BIG, "Message too big");
-                    }
-                    break (close::ABNORMAL, "Connection closed abnormally");
-                }
-                None => break (close::ABNORMAL, "Connection closed abnormally"),
+                Some(Err(e)) if is_too_big(&e) => break (close::TOO_BIG, "Message too big", true),
+                Some(Err(_)) | None => break (close::ABNORMAL, "Connection closed abnormally", false),
             },
-            () = live.ended.notified() => {
+            () = &mut ended => {
                 if live.ending.load(Ordering::SeqCst) == ending::DELETED {
-                    send_close(&live, limits.stalled_reader_timeout, close::NORMAL, "Connection deleted").await;
-                    break (close::NORMAL, "Connection deleted");
+                    break (close::NORMAL, "Connection deleted", true);
                 }
-                break (close::ABNORMAL, "Connection closed abnormally");
+                break (close::ABNORMAL, "Connection closed abnormally", false);
             },
             () = &mut timer => {
                 // Frames either way count as activity; posts stamp it from their own task.
@@ -514,13 +501,22 @@ async fn serve(
                     continue;
                 }
                 let reason = if deadline == lifetime_deadline { "Connection duration exceeded" } else { "Idle timeout exceeded" };
-                send_close(&live, limits.stalled_reader_timeout, close::GOING_AWAY, reason).await;
-                break (close::GOING_AWAY, reason);
+                break (close::GOING_AWAY, reason, true);
             }
         }
     };
+    let mut sink = live.sink.lock().await;
+    if close_frame && let Some(socket) = sink.as_mut() {
+        // Bounded like a post: a client that stopped reading does not hold the connection open.
+        let _ = tokio::time::timeout(
+            limits.stalled_reader_timeout,
+            socket.send(close_message(code, reason)),
+        )
+        .await;
+    }
     // Later posts find no socket (410), and dropping both halves closes it.
-    live.sink.lock().await.take();
+    sink.take();
+    drop(sink);
     drop(stream);
     finish(&gateway, &connection_id, &live, &authorizer, code, reason).await;
 }

@@ -15,10 +15,7 @@ use aws_smithy_types::retry::RetryConfig;
 use futures::StreamExt;
 
 fn cpu_time() -> Duration {
-    // utime + stime of this process, from /proc (clock ticks of 10 ms are too coarse; use schedstat).
-    let text = std::fs::read_to_string("/proc/self/schedstat").unwrap();
-    let nanos: u64 = text.split_whitespace().next().unwrap().parse().unwrap();
-    Duration::from_nanos(nanos)
+    tests::bench::process_cpu(std::process::id())
 }
 
 async fn measure<F, Fut>(name: &str, posts: usize, post: F)
