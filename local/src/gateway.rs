@@ -464,8 +464,8 @@ async fn serve(
     // Ending is final, so one registration serves the connection's life.
     let ended = live.ended.notified();
     tokio::pin!(ended);
-    // Why it ended, and whether the gateway says so with a close frame.
-    let (code, reason, close_frame): (u16, &str, bool) = loop {
+    // Why it ended, and how the socket's closing handshake goes.
+    let (code, reason, handshake): (u16, &str, Handshake) = loop {
         tokio::select! {
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
@@ -475,20 +475,20 @@ async fn serve(
                     let route = event.0;
                     tokio::spawn(async move { gateway.invoke_route(Function::for_route(route), event.1).await });
                 }
-                Some(Ok(Message::Binary(_))) => break (close::UNSUPPORTED_DATA, "Binary frames are not supported", true),
+                Some(Ok(Message::Binary(_))) => break (close::UNSUPPORTED_DATA, "Binary frames are not supported", Handshake::Send),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => live.touch(),
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.as_ref().map_or(close::NORMAL, |f| f.code);
-                    break (code, "Client closed the connection", false);
+                    break (code, "Client closed the connection", Handshake::Echo);
                 }
-                Some(Err(e)) if is_too_big(&e) => break (close::TOO_BIG, "Message too big", true),
-                Some(Err(_)) | None => break (close::ABNORMAL, "Connection closed abnormally", false),
+                Some(Err(e)) if is_too_big(&e) => break (close::TOO_BIG, "Message too big", Handshake::Send),
+                Some(Err(_)) | None => break (close::ABNORMAL, "Connection closed abnormally", Handshake::Cut),
             },
             () = &mut ended => {
                 if live.ending.load(Ordering::SeqCst) == ending::DELETED {
-                    break (close::NORMAL, "Connection deleted", true);
+                    break (close::NORMAL, "Connection deleted", Handshake::Send);
                 }
-                break (close::ABNORMAL, "Connection closed abnormally", false);
+                break (close::ABNORMAL, "Connection closed abnormally", Handshake::Cut);
             },
             () = &mut timer => {
                 // Frames either way count as activity; posts stamp it from their own task.
@@ -501,24 +501,42 @@ async fn serve(
                     continue;
                 }
                 let reason = if deadline == lifetime_deadline { "Connection duration exceeded" } else { "Idle timeout exceeded" };
-                break (close::GOING_AWAY, reason, true);
+                break (close::GOING_AWAY, reason, Handshake::Send);
             }
         }
     };
     let mut sink = live.sink.lock().await;
-    if close_frame && let Some(socket) = sink.as_mut() {
+    if let Some(socket) = sink.as_mut() {
         // Bounded like a post: a client that stopped reading does not hold the connection open.
-        let _ = tokio::time::timeout(
-            limits.stalled_reader_timeout,
-            socket.send(close_message(code, reason)),
-        )
-        .await;
+        let stall = limits.stalled_reader_timeout;
+        match handshake {
+            Handshake::Send => {
+                let _ = tokio::time::timeout(stall, socket.send(close_message(code, reason))).await;
+            }
+            // tungstenite queued the echo of the client's close frame when it read it; closing
+            // the write half flushes it (RFC 6455 section 5.5.1, and what API Gateway does).
+            Handshake::Echo => {
+                let _ = tokio::time::timeout(stall, socket.close()).await;
+            }
+            Handshake::Cut => {}
+        }
     }
     // Later posts find no socket (410), and dropping both halves closes it.
     sink.take();
     drop(sink);
     drop(stream);
     finish(&gateway, &connection_id, &live, &authorizer, code, reason).await;
+}
+
+/// How a connection's closing handshake goes.
+#[derive(Clone, Copy)]
+enum Handshake {
+    /// The gateway closes: it sends its close frame.
+    Send,
+    /// The client closed: the gateway echoes its close frame.
+    Echo,
+    /// The socket is broken or cut: no close frame either way.
+    Cut,
 }
 
 fn close_message(code: u16, reason: &'static str) -> Message {

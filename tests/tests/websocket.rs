@@ -278,6 +278,37 @@ async fn oversized_and_binary_frames_close_the_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_close_is_echoed_and_disconnects() {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let stack = start().await;
+    let auction = create_auction(&stack, "acme", 1).await;
+    let mut leaving = Client::connect(&stack, Some(&token("leaving", "acme", &[]))).await;
+    leaving.join_and_state(auction.id.as_str()).await;
+    leaving
+        .socket
+        .close(Some(CloseFrame {
+            code: CloseCode::Away,
+            reason: "tab closed".into(),
+        }))
+        .await
+        .unwrap();
+    // RFC 6455 section 5.5.1: the server answers with a close frame, echoing the code.
+    let echo = leaving.closed().await.expect("the close frame is echoed");
+    assert_eq!(u16::from(echo.code), 1001);
+    eventually("$disconnect ran", || async {
+        connection_ids_of(&stack, "acme", "leaving")
+            .await
+            .is_empty()
+    })
+    .await;
+    eventually("the count is corrected", || async {
+        viewers(&stack, &auction.id).await == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_vanishes_without_a_close_frame_is_disconnected() {
     let stack = start().await;
     let auction = create_auction(&stack, "acme", 1).await;
