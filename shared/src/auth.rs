@@ -6,13 +6,14 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header,
 };
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::domain::{EpochMillis, PUBLIC_TENANT};
 
@@ -64,7 +65,8 @@ pub enum AuthError {
 pub enum KeySource {
     /// A shared HS256 secret (local development).
     Secret(Vec<u8>),
-    /// A JWKS URL, fetched on first use and again when a token names an unknown key id.
+    /// A JWKS URL, fetched on first use, again when a token names an unknown key id (at most
+    /// once per [`JWKS_REFETCH_COOLDOWN`]), and again once the keys are [`JWKS_MAX_AGE`] old.
     Jwks(String),
 }
 
@@ -97,12 +99,44 @@ pub struct AuthConfig {
 /// The development secret `auction-local` signs and verifies with. Never deploy it.
 pub const LOCAL_DEV_SECRET: &str = "auction-local-development-secret-do-not-deploy";
 
+/// A token naming a key id the fetched JWKS lacks fetches it again, but not sooner than this
+/// after the last fetch: a stream of forged `kid`s must not turn into a stream of requests to
+/// the issuer, while a real rotation is picked up within seconds.
+pub const JWKS_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+/// Fetched keys are used this long, then fetched again: a key the issuer withdrew (revoked) stops
+/// verifying within this time even in a warm Lambda environment that never sees an unknown `kid`.
+/// If the issuer cannot be reached then, the known keys stay in use (logged), so an issuer
+/// outage does not refuse every signed-in user.
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
+
 /// Verifies tokens; cheap to clone, keeps the fetched JWKS.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
     config: Arc<AuthConfig>,
-    jwks: Arc<RwLock<Option<JwkSet>>>,
+    jwks: Arc<RwLock<KeyCache>>,
+    /// Held while fetching, so concurrent requests wait for one fetch instead of each making one.
+    fetching: Arc<Mutex<()>>,
+    refetch_cooldown: Duration,
+    max_age: Duration,
     http: reqwest::Client,
+}
+
+/// The last JWKS fetched and when, and when a fetch was last tried (successful or not).
+#[derive(Debug, Default)]
+struct KeyCache {
+    keys: Option<(JwkSet, Instant)>,
+    tried_at: Option<Instant>,
+}
+
+/// What the cached keys say about a key id.
+enum Lookup {
+    Found(jsonwebtoken::jwk::Jwk),
+    /// Not there, and the keys were fetched too recently to ask again.
+    Unknown,
+    /// Nothing cached, the key id is new and the cooldown is over, or the keys are too old.
+    Fetch,
+    /// Nothing cached, and the last fetch failed too recently to try again.
+    Unavailable,
 }
 
 fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> AuthError {
@@ -121,7 +155,10 @@ impl TokenVerifier {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             config: Arc::new(config),
-            jwks: Arc::new(RwLock::new(None)),
+            jwks: Arc::default(),
+            fetching: Arc::new(Mutex::new(())),
+            refetch_cooldown: JWKS_REFETCH_COOLDOWN,
+            max_age: JWKS_MAX_AGE,
             http: reqwest::Client::new(),
         }
     }
@@ -201,29 +238,85 @@ impl TokenVerifier {
     }
 
     async fn jwks_key(&self, url: &str, kid: Option<&str>) -> Result<DecodingKey, AuthError> {
-        let find = |set: &JwkSet| match kid {
-            Some(kid) => set.find(kid).cloned(),
-            None => set.keys.first().cloned(),
+        let decoded = |jwk: &jsonwebtoken::jwk::Jwk| DecodingKey::from_jwk(jwk).map_err(invalid);
+        let settled = |lookup| match lookup {
+            Lookup::Found(jwk) => Some(decoded(&jwk)),
+            Lookup::Unknown => Some(Err(claim_error("unknown key id"))),
+            Lookup::Unavailable => Some(Err(AuthError::KeysUnavailable(
+                "the last JWKS fetch failed moments ago".into(),
+            ))),
+            Lookup::Fetch => None,
         };
-        if let Some(set) = self.jwks.read().await.as_ref()
-            && let Some(jwk) = find(set)
-        {
-            return DecodingKey::from_jwk(&jwk).map_err(invalid);
+        if let Some(result) = settled(self.lookup(kid).await) {
+            return result;
         }
-        // Unknown key id: the issuer may have rotated its keys; fetch once more.
-        let set: JwkSet = self
-            .http
+        let _fetching = self.fetching.lock().await;
+        // Whoever held the lock before may have fetched what this request needs.
+        if let Some(result) = settled(self.lookup(kid).await) {
+            return result;
+        }
+        let fetched = self.fetch(url).await;
+        let now = Instant::now();
+        let mut cache = self.jwks.write().await;
+        cache.tried_at = Some(now);
+        match fetched {
+            Ok(set) => {
+                let jwk = find_key(&set, kid);
+                cache.keys = Some((set, now));
+                decoded(&jwk.ok_or_else(|| claim_error("unknown key id"))?)
+            }
+            Err(e) => {
+                let Some((set, _)) = cache.keys.as_ref() else {
+                    return Err(e);
+                };
+                // The issuer is unreachable: the keys it published last still verify.
+                tracing::warn!(error = ?e, url, "JWKS refresh failed; the keys fetched before stay in use");
+                decoded(&find_key(set, kid).ok_or_else(|| claim_error("unknown key id"))?)
+            }
+        }
+    }
+
+    async fn lookup(&self, kid: Option<&str>) -> Lookup {
+        let cache = self.jwks.read().await;
+        let recently_tried = cache
+            .tried_at
+            .is_some_and(|at| at.elapsed() < self.refetch_cooldown);
+        let Some((set, fetched_at)) = cache.keys.as_ref() else {
+            return if recently_tried {
+                Lookup::Unavailable
+            } else {
+                Lookup::Fetch
+            };
+        };
+        if fetched_at.elapsed() >= self.max_age && !recently_tried {
+            return Lookup::Fetch;
+        }
+        match find_key(set, kid) {
+            Some(jwk) => Lookup::Found(jwk),
+            None if recently_tried => Lookup::Unknown,
+            None => Lookup::Fetch,
+        }
+    }
+
+    async fn fetch(&self, url: &str) -> Result<JwkSet, AuthError> {
+        self.http
             .get(url)
+            .timeout(Duration::from_secs(5))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))?
             .json()
             .await
-            .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))?;
-        let jwk = find(&set).ok_or_else(|| claim_error("unknown key id"))?;
-        *self.jwks.write().await = Some(set);
-        DecodingKey::from_jwk(&jwk).map_err(invalid)
+            .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))
+    }
+}
+
+/// The key `kid` names, or the first key for a token without one.
+fn find_key(set: &JwkSet, kid: Option<&str>) -> Option<jsonwebtoken::jwk::Jwk> {
+    match kid {
+        Some(kid) => set.find(kid).cloned(),
+        None => set.keys.first().cloned(),
     }
 }
 
@@ -378,6 +471,182 @@ mod tests {
             verifier(false).identify(None).await,
             Err(AuthError::Missing)
         ));
+    }
+
+    /// Two P-256 keys made for these tests only (`openssl genpkey -algorithm EC -pkeyopt
+    /// ec_paramgen_curve:P-256`).
+    const KEY_A: &str = r"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIPqxkqvrgcSv/SKn
+MqM9beSygNbWWrtvg03i9Qzo9LqhRANCAARiHSPA7O8/dCrLv1b3j+Imc84wsmzB
+SSXrlcRIbPIcnwl/TCCybcNbSZq7SWY2T8KQXpeNGKz/lIv1VVnHcANe
+-----END PRIVATE KEY-----";
+    const KEY_B: &str = r"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgK04+Fka7mgXHn+87
+9b2QVK905lzPoYJB6F3TE/fpzdWhRANCAAQ8BD1+Q214qIDOfQ93usi3/JJN7lvf
+RlAtulrkb/MMSx4tH+KkuaQFW1zEX84+xUoumN8Po541Od+Mbw/qxWMQ
+-----END PRIVATE KEY-----";
+
+    fn es256_token(pem: &str, kid: &str) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.to_owned());
+        let claims = serde_json::json!({
+            "sub": "alice", "tenant": "acme",
+            "exp": EpochMillis::now().plus_seconds(60).as_seconds(),
+        });
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn public_jwk(pem: &str, kid: &str) -> Value {
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        serde_json::to_value(jwk).unwrap()
+    }
+
+    /// A JWKS endpoint on a free port: what it publishes (`None`: it answers 503), and how
+    /// often it was asked.
+    struct Issuer {
+        url: String,
+        published: Arc<std::sync::Mutex<Option<Value>>>,
+        fetches: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Issuer {
+        async fn start(keys: &[(&str, &str)]) -> Self {
+            let published = Arc::new(std::sync::Mutex::new(None::<Value>));
+            let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (p, f) = (Arc::clone(&published), Arc::clone(&fetches));
+            let app = axum::Router::new().route(
+                "/jwks",
+                axum::routing::get(move || {
+                    let (p, f) = (Arc::clone(&p), Arc::clone(&f));
+                    async move {
+                        use axum::response::IntoResponse;
+                        f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        match p.lock().unwrap().clone() {
+                            Some(set) => axum::Json(set).into_response(),
+                            None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                        }
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let issuer = Self {
+                url,
+                published,
+                fetches,
+            };
+            issuer.publish(Some(keys));
+            issuer
+        }
+
+        fn publish(&self, keys: Option<&[(&str, &str)]>) {
+            *self.published.lock().unwrap() = keys.map(|keys| {
+                let keys: Vec<Value> = keys.iter().map(|(pem, kid)| public_jwk(pem, kid)).collect();
+                serde_json::json!({ "keys": keys })
+            });
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn verifier(&self, cooldown: Duration, max_age: Duration) -> TokenVerifier {
+            let mut verifier = TokenVerifier::new(AuthConfig {
+                keys: KeySource::Jwks(self.url.clone()),
+                ..verifier(false).config().clone()
+            });
+            verifier.refetch_cooldown = cooldown;
+            verifier.max_age = max_age;
+            verifier
+        }
+    }
+
+    #[tokio::test]
+    async fn jwks_keys_rotate_expire_and_survive_an_issuer_outage_without_flooding_it() {
+        // Wide enough that a loaded CI machine verifies the burst below within one cooldown.
+        let cooldown = Duration::from_millis(1_000);
+        let max_age = Duration::from_millis(2_500);
+        let issuer = Issuer::start(&[(KEY_A, "a")]).await;
+        let verifier = issuer.verifier(cooldown, max_age);
+        let with_a = es256_token(KEY_A, "a");
+        let with_b = es256_token(KEY_B, "b");
+        let forged: Vec<String> = (0..20)
+            .map(|i| es256_token(KEY_B, &format!("x{i}")))
+            .collect();
+
+        // First use fetches; later tokens use the fetched keys.
+        for _ in 0..3 {
+            assert_eq!(verifier.verify(&with_a).await.unwrap().tenant_id, "acme");
+        }
+        assert_eq!(issuer.fetches(), 1);
+
+        // A burst of tokens naming a key the issuer does not publish: refused, and within the
+        // cooldown not one of them reaches the issuer.
+        let refused = futures::future::join_all(forged.iter().map(|t| verifier.verify(t))).await;
+        assert!(
+            refused
+                .iter()
+                .all(|r| matches!(r, Err(AuthError::Invalid(_))))
+        );
+        assert_eq!(issuer.fetches(), 1);
+
+        // Rotation: a new key is picked up once the cooldown is over, with one fetch.
+        issuer.publish(Some(&[(KEY_A, "a"), (KEY_B, "b")]));
+        assert!(
+            verifier.verify(&with_b).await.is_err(),
+            "still in the cooldown"
+        );
+        tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+        let rotated = futures::future::join_all((0..10).map(|_| verifier.verify(&with_b))).await;
+        assert!(rotated.iter().all(Result::is_ok));
+        assert_eq!(issuer.fetches(), 2);
+
+        // Revocation: a key the issuer withdrew stops verifying once the keys are too old, even
+        // though its key id is known.
+        issuer.publish(Some(&[(KEY_B, "b")]));
+        assert!(
+            verifier.verify(&with_a).await.is_ok(),
+            "fresh keys are used as they are"
+        );
+        tokio::time::sleep(max_age).await;
+        assert!(matches!(
+            verifier.verify(&with_a).await,
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(verifier.verify(&with_b).await.is_ok());
+        assert_eq!(issuer.fetches(), 3);
+
+        // The issuer goes down: the keys fetched before stay in use, and it is asked again at
+        // most once per cooldown.
+        issuer.publish(None);
+        tokio::time::sleep(max_age).await;
+        for _ in 0..5 {
+            assert!(verifier.verify(&with_b).await.is_ok());
+        }
+        assert_eq!(issuer.fetches(), 4);
+
+        // With nothing fetched yet, an unreachable issuer refuses, and is not asked again
+        // within the cooldown.
+        let cold = issuer.verifier(cooldown, max_age);
+        for _ in 0..5 {
+            assert!(matches!(
+                cold.verify(&with_b).await,
+                Err(AuthError::KeysUnavailable(_))
+            ));
+        }
+        assert_eq!(issuer.fetches(), 5);
+        issuer.publish(Some(&[(KEY_B, "b")]));
+        tokio::time::sleep(cooldown).await;
+        assert!(cold.verify(&with_b).await.is_ok());
+        assert_eq!(issuer.fetches(), 6);
     }
 
     #[test]
