@@ -130,7 +130,7 @@ struct KeyCache {
 
 /// What the cached keys say about a key id.
 enum Lookup {
-    Found(jsonwebtoken::jwk::Jwk),
+    Found(Box<jsonwebtoken::jwk::Jwk>),
     /// Not there, and the keys were fetched too recently to ask again.
     Unknown,
     /// Nothing cached, the key id is new and the cooldown is over, or the keys are too old.
@@ -292,7 +292,7 @@ impl TokenVerifier {
             return Lookup::Fetch;
         }
         match find_key(set, kid) {
-            Some(jwk) => Lookup::Found(jwk),
+            Some(jwk) => Lookup::Found(Box::new(jwk)),
             None if recently_tried => Lookup::Unknown,
             None => Lookup::Fetch,
         }
