@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use futures::stream::FuturesUnordered;
 
 use crate::domain::{AuctionId, EpochMillis, Member};
 use crate::ports::{ConnectionStore, StoreError};
@@ -118,7 +117,19 @@ impl FanOut {
         now: EpochMillis,
     ) -> Result<FanOutReport, StoreError> {
         let started = Instant::now();
-        let mut posts = Posts::new(self, payload);
+        let counters = Counters::default();
+        let deliver = |connection_id: String| {
+            deliver(
+                &*self.pusher,
+                &*self.connections,
+                connection_id,
+                payload,
+                &counters,
+            )
+        };
+        // Every post of the fan-out is a future of this one task, at most `concurrency` in flight:
+        // a task per post cost a spawn, a join-set entry and a wake-up each, ≈ 8% of the CPU of a
+        // push (docs/performance.md); the HTTP connections run on their own tasks.
         let mut read_error = None;
         match audience {
             Audience::User { tenant_id, user_id } => {
@@ -128,9 +139,11 @@ impl FanOut {
                     .await
                 {
                     Ok(ids) => {
-                        for id in ids {
-                            posts.start(id).await;
-                        }
+                        futures::stream::iter(ids)
+                            .map(deliver)
+                            .buffer_unordered(self.concurrency)
+                            .collect::<()>()
+                            .await;
                     }
                     Err(e) => read_error = Some(e),
                 }
@@ -146,14 +159,19 @@ impl FanOut {
                 let mut seen = HashSet::new();
                 let mut queued = VecDeque::new();
                 let mut reading = true;
-                while reading || !queued.is_empty() {
+                let mut in_flight = FuturesUnordered::new();
+                loop {
+                    while in_flight.len() < self.concurrency
+                        && let Some(connection_id) = queued.pop_front()
+                    {
+                        in_flight.push(deliver(connection_id));
+                    }
+                    if !reading && in_flight.is_empty() {
+                        break;
+                    }
                     tokio::select! {
                         biased;
-                        permit = posts.permit(), if !queued.is_empty() => {
-                            if let (Some(permit), Some(connection_id)) = (permit, queued.pop_front()) {
-                                posts.spawn(permit, connection_id);
-                            }
-                        }
+                        Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
                         page = pages.next(), if reading && queued.len() < READ_AHEAD => match page {
                             None => reading = false,
                             Some(Err(e)) => {
@@ -172,7 +190,6 @@ impl FanOut {
                 }
             }
         }
-        let counters = posts.finish().await;
         let report = FanOutReport {
             recipients: counters.recipients.load(Ordering::Relaxed),
             delivered: counters.delivered.load(Ordering::Relaxed),
@@ -208,69 +225,15 @@ fn record(frame: &'static str, report: &FanOutReport) {
     );
 }
 
-/// The posts of one fan-out: each runs as its own task (so a large group uses every core), at
-/// most `concurrency` at a time.
-struct Posts {
-    pusher: Arc<dyn Pusher>,
-    connections: Arc<dyn ConnectionStore>,
-    payload: Arc<str>,
-    counters: Arc<Counters>,
-    permits: Arc<Semaphore>,
-    tasks: JoinSet<()>,
-}
-
-impl Posts {
-    fn new(fanout: &FanOut, payload: &str) -> Self {
-        Self {
-            pusher: Arc::clone(&fanout.pusher),
-            connections: Arc::clone(&fanout.connections),
-            payload: Arc::from(payload),
-            counters: Arc::new(Counters::default()),
-            permits: Arc::new(Semaphore::new(fanout.concurrency)),
-            tasks: JoinSet::new(),
-        }
-    }
-
-    /// Starts the post to `connection_id` once a slot is free.
-    async fn start(&mut self, connection_id: String) {
-        if let Some(permit) = self.permit().await {
-            self.spawn(permit, connection_id);
-        }
-    }
-
-    /// A free slot (`None` only if the semaphore was closed, which it never is).
-    fn permit(&self) -> impl Future<Output = Option<OwnedSemaphorePermit>> + use<> {
-        let permits = Arc::clone(&self.permits);
-        async move { permits.acquire_owned().await.ok() }
-    }
-
-    /// Starts the post to `connection_id` in the slot `permit`.
-    fn spawn(&mut self, permit: OwnedSemaphorePermit, connection_id: String) {
-        // Reap finished tasks so the set stays as small as the concurrency.
-        while self.tasks.try_join_next().is_some() {}
-        let (pusher, connections) = (Arc::clone(&self.pusher), Arc::clone(&self.connections));
-        let (payload, counters) = (Arc::clone(&self.payload), Arc::clone(&self.counters));
-        self.tasks.spawn(async move {
-            deliver(&*pusher, &*connections, &connection_id, &payload, &counters).await;
-            drop(permit);
-        });
-    }
-
-    /// Waits for every post.
-    async fn finish(mut self) -> Arc<Counters> {
-        while self.tasks.join_next().await.is_some() {}
-        self.counters
-    }
-}
-
 /// One post with its retries; a gone connection is removed with its memberships and counts.
 async fn deliver(
     pusher: &dyn Pusher,
     connections: &dyn ConnectionStore,
-    connection_id: &str,
+    connection_id: String,
     payload: &str,
     counters: &Counters,
 ) {
+    let connection_id = connection_id.as_str();
     counters.recipients.fetch_add(1, Ordering::Relaxed);
     let mut attempt = 0;
     loop {
