@@ -32,6 +32,19 @@ async fn connection_ids_of(stack: &tests::Running, tenant: &str, user: &str) -> 
         .unwrap()
 }
 
+/// Waits until `$disconnect` removed every connection of `user` (tenant `acme`) and the
+/// auction's count fell to `remaining`.
+async fn disconnected(stack: &tests::Running, auction: &AuctionId, user: &str, remaining: u64) {
+    eventually("$disconnect ran", || async {
+        connection_ids_of(stack, "acme", user).await.is_empty()
+    })
+    .await;
+    eventually("the count is corrected", || async {
+        viewers(stack, auction).await == remaining
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_sends_the_snapshot_and_counts_each_connection_once() {
     let stack = start().await;
@@ -296,16 +309,7 @@ async fn a_client_close_is_echoed_and_disconnects() {
     // RFC 6455 section 5.5.1: the server answers with a close frame, echoing the code.
     let echo = leaving.closed().await.expect("the close frame is echoed");
     assert_eq!(u16::from(echo.code), 1001);
-    eventually("$disconnect ran", || async {
-        connection_ids_of(&stack, "acme", "leaving")
-            .await
-            .is_empty()
-    })
-    .await;
-    eventually("the count is corrected", || async {
-        viewers(&stack, &auction.id).await == 0
-    })
-    .await;
+    disconnected(&stack, &auction.id, "leaving", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,16 +325,7 @@ async fn a_client_that_vanishes_without_a_close_frame_is_disconnected() {
     );
     // Drop the TCP socket without a close handshake.
     drop(vanishes);
-    eventually("$disconnect ran", || async {
-        connection_ids_of(&stack, "acme", "vanishes")
-            .await
-            .is_empty()
-    })
-    .await;
-    eventually("the count is corrected", || async {
-        viewers(&stack, &auction.id).await == 1
-    })
-    .await;
+    disconnected(&stack, &auction.id, "vanishes", 1).await;
     assert_eq!(connection_ids_of(&stack, "acme", "stays").await.len(), 1);
 }
 
