@@ -241,7 +241,7 @@ impl TokenVerifier {
         let decoded = |jwk: &jsonwebtoken::jwk::Jwk| DecodingKey::from_jwk(jwk).map_err(invalid);
         let settled = |lookup| match lookup {
             Lookup::Found(jwk) => Some(decoded(&jwk)),
-            Lookup::Unknown => Some(Err(claim_error("unknown key id"))),
+            Lookup::Unknown => Some(Err(unknown_key())),
             Lookup::Unavailable => Some(Err(AuthError::KeysUnavailable(
                 "the last JWKS fetch failed moments ago".into(),
             ))),
@@ -263,7 +263,7 @@ impl TokenVerifier {
             Ok(set) => {
                 let jwk = find_key(&set, kid);
                 cache.keys = Some((set, now));
-                decoded(&jwk.ok_or_else(|| claim_error("unknown key id"))?)
+                decoded(&jwk.ok_or_else(unknown_key)?)
             }
             Err(e) => {
                 let Some((set, _)) = cache.keys.as_ref() else {
@@ -271,7 +271,7 @@ impl TokenVerifier {
                 };
                 // The issuer is unreachable: the keys it published last still verify.
                 tracing::warn!(error = ?e, url, "JWKS refresh failed; the keys fetched before stay in use");
-                decoded(&find_key(set, kid).ok_or_else(|| claim_error("unknown key id"))?)
+                decoded(&find_key(set, kid).ok_or_else(unknown_key)?)
             }
         }
     }
@@ -310,6 +310,11 @@ impl TokenVerifier {
             .await
             .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))
     }
+}
+
+/// A token signed with a key the JWKS does not publish.
+fn unknown_key() -> AuthError {
+    claim_error("unknown key id")
 }
 
 /// The key `kid` names, or the first key for a token without one.
