@@ -26,7 +26,7 @@ export async function startLocal(): Promise<LocalStack> {
   const bin = process.env.AUCTION_LOCAL_BIN ?? resolve(here, "../../target/debug/auction-local");
   if (!existsSync(bin)) {
     throw new Error(
-      `auction-local not found at ${bin}: build it with \`cargo build -p local --bin auction-local\` (scripts/test gets it from \`cargo test\`) or set AUCTION_LOCAL_BIN`,
+      `auction-local not found at ${bin}: build it with \`cargo build --bin auction-local\` (scripts/test gets it from \`cargo test\`) or set AUCTION_LOCAL_BIN`,
     );
   }
   const child = spawn(
