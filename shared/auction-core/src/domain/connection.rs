@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::clock::EpochMillis;
+use super::epoch::EpochMillis;
 
 /// API Gateway closes any connection after two hours.
 pub const MAX_CONNECTION_SECONDS: i64 = 2 * 60 * 60;

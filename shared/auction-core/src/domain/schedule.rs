@@ -3,7 +3,7 @@
 //! `price(t) = startPrice − priceDrop × floor((t − startsAt) / dropInterval)`, never below the
 //! floor. Once the floor has been held for one drop interval the auction ends (`FloorReached`).
 
-use super::clock::EpochMillis;
+use super::epoch::EpochMillis;
 use super::money::Amount;
 
 /// An auction's immutable price schedule. Built only through [`DutchSchedule::new`], which

@@ -1,21 +1,13 @@
-//! Domain events on EventBridge: what they carry, and the publishing port with its
-//! `aws-sdk-eventbridge` adapter.
-//!
-//! Every event has the one `source` [`infra::bus::EVENT_SOURCE`], its name as `detail-type`, and
-//! a camelCase `detail` carrying what the notifier needs to push without reading any table.
+//! Domain events: what they carry. They travel on the bus ([`crate::ports::EventPublisher`]; on
+//! AWS, EventBridge) with their name as `detail-type` and a camelCase `detail` carrying what the
+//! notifier needs to push without reading any table.
 //! Prices travel in integer minor units with their currency, so no consumer rounds a float.
 //! Delivery is at least once (PutEvents retries, EventBridge target retries): clients recognise a
 //! repeated `BidAccepted` by its `bidId`, and the other frames are idempotent.
 
-use std::time::Duration;
-
-use async_trait::async_trait;
-use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AcceptedBid, Auction, EndReason, EpochMillis, RejectedBid};
-use crate::ports::BoxError;
 
 /// `BidAccepted`: pushed to every connection of the buyer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,22 +166,26 @@ impl DomainEvent {
         }
     }
 
-    /// The `detail` as JSON text.
+    /// The `detail` as JSON, stamped with [`PUBLISHED_AT_FIELD`] when `published_at` is given.
     #[must_use]
-    pub fn detail_json(&self) -> String {
+    pub fn detail(&self, published_at: Option<EpochMillis>) -> serde_json::Value {
         let value = match self {
-            Self::BidAccepted(d) => serde_json::to_string(d),
-            Self::BidRejected(d) => serde_json::to_string(d),
-            Self::ItemSold(d) => serde_json::to_string(d),
-            Self::AuctionEnded(d) => serde_json::to_string(d),
-            Self::AuctionCreated(d) => serde_json::to_string(d),
-            Self::AuctionCancelled(d) => serde_json::to_string(d),
+            Self::BidAccepted(d) => serde_json::to_value(d),
+            Self::BidRejected(d) => serde_json::to_value(d),
+            Self::ItemSold(d) => serde_json::to_value(d),
+            Self::AuctionEnded(d) => serde_json::to_value(d),
+            Self::AuctionCreated(d) => serde_json::to_value(d),
+            Self::AuctionCancelled(d) => serde_json::to_value(d),
         };
-        // Plain structs of strings and numbers always serialise.
-        value.unwrap_or_default()
+        // Plain structs of strings and numbers always serialise, as JSON objects.
+        let mut value = value.unwrap_or_default();
+        if let (Some(at), Some(map)) = (published_at, value.as_object_mut()) {
+            map.insert(PUBLISHED_AT_FIELD.to_owned(), at.0.into());
+        }
+        value
     }
 
-    /// The event from an EventBridge `detail-type` and `detail`.
+    /// The event from a `detail-type` and a `detail` (which may carry [`PUBLISHED_AT_FIELD`]).
     ///
     /// # Errors
     /// [`UnknownEvent`] for a detail-type this code does not publish or a detail of another shape.
@@ -287,49 +283,10 @@ impl DomainEvent {
     }
 }
 
-/// Events that did not reach the bus after every retry.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} events were not published")]
-pub struct PublishError {
-    /// How many were not published.
-    pub failed: usize,
-    /// How many were offered.
-    pub total: usize,
-    /// The last failure, for logs.
-    #[source]
-    pub last: Option<BoxError>,
-}
-
-/// Publishes domain events.
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    /// Publishes every event, in order within each batch, retrying what failed.
-    ///
-    /// # Errors
-    /// [`PublishError`] when some events are still unpublished after the retries; the others are
-    /// published (callers that must not lose an event keep an outbox, see `api.rs`).
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError>;
-}
-
-/// PutEvents accepts at most this many entries per call.
-pub const MAX_ENTRIES_PER_PUT: usize = 10;
-/// Attempts per batch (the first and the retries of the entries that failed).
-const MAX_ATTEMPTS: u32 = 4;
-
-/// The detail field with the publication time in epoch milliseconds. The envelope's `time` has
-/// whole seconds only, too coarse for the event → client latency metric.
+/// The detail field with the publication time in epoch milliseconds, which the publisher stamps
+/// on every event. The envelope's `time` has whole seconds only, too coarse for the
+/// event → client latency metric.
 pub const PUBLISHED_AT_FIELD: &str = "publishedAtMs";
-
-/// `detail` (a JSON object) with [`PUBLISHED_AT_FIELD`] set to `now`.
-fn stamp(detail: &str, now: EpochMillis) -> String {
-    match serde_json::from_str::<serde_json::Value>(detail) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            map.insert(PUBLISHED_AT_FIELD.to_owned(), now.0.into());
-            serde_json::Value::Object(map).to_string()
-        }
-        _ => detail.to_owned(),
-    }
-}
 
 /// When the event was published, from its detail (absent in events published by older code).
 #[must_use]
@@ -338,113 +295,6 @@ pub fn published_at(detail: &serde_json::Value) -> Option<EpochMillis> {
         .get(PUBLISHED_AT_FIELD)
         .and_then(serde_json::Value::as_i64)
         .map(EpochMillis)
-}
-
-/// [`EventPublisher`] over `aws-sdk-eventbridge` `PutEvents`.
-#[derive(Debug, Clone)]
-pub struct EventBridgePublisher {
-    client: Client,
-    bus_name: String,
-}
-
-impl EventBridgePublisher {
-    /// Publishes to `bus_name` (the stack's bus) through `client`.
-    #[must_use]
-    pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
-        Self {
-            client,
-            bus_name: bus_name.into(),
-        }
-    }
-
-    fn entry(&self, event: &DomainEvent, now: EpochMillis) -> PutEventsRequestEntry {
-        PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(infra::bus::EVENT_SOURCE)
-            .detail_type(event.detail_type())
-            .detail(stamp(&event.detail_json(), now))
-            .build()
-    }
-
-    /// One batch of at most ten: send, then resend only the entries that failed, with backoff.
-    async fn publish_batch(&self, batch: &[DomainEvent]) -> Result<(), PublishError> {
-        let now = EpochMillis::now();
-        let mut pending: Vec<PutEventsRequestEntry> =
-            batch.iter().map(|e| self.entry(e, now)).collect();
-        let mut last: Option<BoxError> = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 25;
-                tokio::time::sleep(Duration::from_millis(50 * (1 << attempt) + jitter)).await;
-            }
-            let result = self
-                .client
-                .put_events()
-                .set_entries(Some(pending.clone()))
-                .send()
-                .await;
-            let output = match result {
-                Ok(output) => output,
-                Err(error) => {
-                    tracing::warn!(error = ?error, attempt, "PutEvents failed");
-                    last = Some(Box::new(error));
-                    continue;
-                }
-            };
-            if output.failed_entry_count() == 0 {
-                return Ok(());
-            }
-            // Result entries are in request order; a failed one has an error code.
-            let results = output.entries();
-            let mut retry = Vec::new();
-            for (index, entry) in pending.into_iter().enumerate() {
-                let failed = results.get(index).is_none_or(|r| r.error_code().is_some());
-                if failed {
-                    if let Some(r) = results.get(index) {
-                        tracing::warn!(
-                            code = r.error_code().unwrap_or_default(),
-                            message = r.error_message().unwrap_or_default(),
-                            attempt,
-                            "PutEvents entry failed"
-                        );
-                    }
-                    retry.push(entry);
-                }
-            }
-            pending = retry;
-            if pending.is_empty() {
-                return Ok(());
-            }
-        }
-        Err(PublishError {
-            failed: pending.len(),
-            total: batch.len(),
-            last,
-        })
-    }
-}
-
-#[async_trait]
-impl EventPublisher for EventBridgePublisher {
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError> {
-        let mut failed = 0;
-        let mut last = None;
-        for batch in events.chunks(MAX_ENTRIES_PER_PUT) {
-            if let Err(e) = self.publish_batch(batch).await {
-                failed += e.failed;
-                last = e.last.or(last);
-            }
-        }
-        if failed == 0 {
-            Ok(())
-        } else {
-            Err(PublishError {
-                failed,
-                total: events.len(),
-                last,
-            })
-        }
-    }
 }
 
 #[cfg(test)]
@@ -459,8 +309,10 @@ mod tests {
             buyer_id: "u".into(),
             remaining_items: 3,
         });
-        let detail: serde_json::Value = serde_json::from_str(&event.detail_json()).unwrap();
+        let detail = event.detail(None);
         assert_eq!(detail["remainingItems"], 3);
+        let stamped = event.detail(Some(EpochMillis(42)));
+        assert_eq!(published_at(&stamped), Some(EpochMillis(42)));
         let back = DomainEvent::from_parts(event.detail_type(), detail).unwrap();
         assert_eq!(back, event);
         assert!(matches!(
@@ -471,13 +323,5 @@ mod tests {
             DomainEvent::from_parts("ItemSold", serde_json::json!({"auctionId": 1})),
             Err(UnknownEvent::Detail { .. })
         ));
-    }
-
-    #[test]
-    fn the_notifier_pattern_names_every_pushed_event() {
-        let pattern: serde_json::Value =
-            serde_json::from_str(&infra::bus::notifier_pattern()).unwrap();
-        assert_eq!(pattern["source"][0], infra::bus::EVENT_SOURCE);
-        assert_eq!(pattern["detail-type"].as_array().unwrap().len(), 5);
     }
 }

@@ -2,9 +2,9 @@
 
 pub mod auction;
 pub mod bid;
-pub mod clock;
 pub mod connection;
 pub mod create;
+pub mod epoch;
 pub mod money;
 pub mod schedule;
 
@@ -18,7 +18,7 @@ pub use bid::{
     AcceptedBid, BidDecision, BidId, BidOutcome, BidRequest, PlacedBid, RejectReason, RejectedBid,
     Reservation,
 };
-pub use clock::EpochMillis;
+pub use epoch::EpochMillis;
 pub use connection::{Connection, Member, PUBLIC_TENANT};
 pub use create::{CreateAuctionRequest, FieldError};
 pub use money::{Amount, Currency, MoneyError};

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Number;
 
 use super::auction::{Auction, AuctionId};
-use super::clock::EpochMillis;
+use super::epoch::EpochMillis;
 use super::money::{Amount, Currency, MoneyError};
 use super::schedule::{DutchSchedule, ScheduleError};
 

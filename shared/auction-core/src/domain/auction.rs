@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::bid::{BidDecision, RejectReason};
-use super::clock::EpochMillis;
+use super::epoch::EpochMillis;
 use super::money::{Amount, Currency, MajorUnits};
 use super::schedule::DutchSchedule;
 

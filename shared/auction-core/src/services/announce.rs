@@ -1,14 +1,15 @@
 //! Announcing bids on the bus, with the outbox that makes an accepted bid never silent.
 //!
-//! An accepted bid is written with an outbox marker in the same transaction that takes the item
-//! (`noticeKey = PENDING`). The HTTP API publishes its events right after the commit and then
-//! clears the marker. If publishing fails, or the function dies in between, the marker stays and
-//! the price ticker's sweep ([`sweep_outbox`]) publishes the events from the stored bid a few
-//! seconds later. Delivery is therefore at least once; clients recognise a repeat by `bidId`.
+//! An accepted bid enters the outbox in the same transaction that takes the item
+//! ([`crate::ports::BidStore::commit_acceptance`]). The bid's caller publishes its events right
+//! after the commit and then takes it out ([`announce`]). If publishing fails, or the function
+//! dies in between, the entry stays and the price ticker's sweep ([`sweep_outbox`]) publishes the
+//! events from the stored bid a few seconds later. Delivery is therefore at least once; clients
+//! recognise a repeat by `bidId`.
 
 use crate::domain::{Auction, BidOutcome, EndReason, EpochMillis, Phase, PlacedBid};
-use crate::events::{DomainEvent, EventPublisher};
-use crate::ports::{AuctionStore, StoreError};
+use crate::events::DomainEvent;
+use crate::ports::{AuctionStore, EventPublisher, Outbox, StoreError};
 
 /// How long an outbox entry may wait for the HTTP API's own publish before the sweep takes it.
 pub const OUTBOX_GRACE_MS: i64 = 3_000;
@@ -43,7 +44,7 @@ pub fn events_for(auction: &Auction, placed: &PlacedBid) -> Vec<DomainEvent> {
 /// Failures are logged, not returned: the bid is decided and its outcome is in the HTTP response;
 /// the sweep publishes an acceptance whose entry is still there.
 pub async fn announce(
-    auctions: &dyn AuctionStore,
+    outbox: &dyn Outbox,
     publisher: &dyn EventPublisher,
     auction: &Auction,
     placed: &PlacedBid,
@@ -57,7 +58,7 @@ pub async fn announce(
         return;
     }
     if let BidOutcome::Accepted(bid) = &placed.outcome
-        && let Err(e) = auctions.mark_notified(&bid.bid_id).await
+        && let Err(e) = outbox.mark_notified(&bid.bid_id).await
     {
         tracing::warn!(error = ?e, bid_id = bid.bid_id.as_str(), "outbox entry not cleared; the sweep will publish again");
     }
@@ -70,16 +71,17 @@ pub async fn announce(
 /// [`StoreError`] when the outbox cannot be read.
 pub async fn sweep_outbox(
     auctions: &dyn AuctionStore,
+    outbox: &dyn Outbox,
     publisher: &dyn EventPublisher,
     now: EpochMillis,
 ) -> Result<usize, StoreError> {
-    let pending = auctions
-        .pending_notices(EpochMillis(now.0 - OUTBOX_GRACE_MS), SWEEP_BATCH)
+    let pending = outbox
+        .pending(EpochMillis(now.0 - OUTBOX_GRACE_MS), SWEEP_BATCH)
         .await?;
     let mut announced = 0;
     for notice in pending {
         let Some(auction) = auctions.get(&notice.bid.auction_id).await? else {
-            auctions.mark_notified(&notice.bid.bid_id).await?;
+            outbox.mark_notified(&notice.bid.bid_id).await?;
             continue;
         };
         let mut events = vec![
@@ -93,7 +95,7 @@ pub async fn sweep_outbox(
         }
         match publisher.publish(&events).await {
             Ok(()) => {
-                auctions.mark_notified(&notice.bid.bid_id).await?;
+                outbox.mark_notified(&notice.bid.bid_id).await?;
                 announced += 1;
                 tracing::warn!(
                     bid_id = notice.bid.bid_id.as_str(),

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::auction::AuctionId;
-use super::clock::EpochMillis;
+use super::epoch::EpochMillis;
 use super::money::{Amount, Currency};
 
 /// Why a bid lost (`BidRejected.reason`).

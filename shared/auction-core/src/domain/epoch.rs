@@ -1,5 +1,6 @@
 //! Instants as Unix epoch milliseconds: what DynamoDB stores as a number, what `sentAt` carries,
-//! and what every pure function here takes instead of reading the wall clock.
+//! and what every function here takes instead of reading the wall clock (which only a
+//! [`crate::clock::Clock`] reads).
 
 use std::fmt;
 
@@ -11,11 +12,20 @@ use time::format_description::well_known::Rfc3339;
 pub struct EpochMillis(pub i64);
 
 impl EpochMillis {
-    /// The wall clock. Only the edges (handlers, adapters) call this; the domain is handed times.
+    /// The instant a [`std::time::SystemTime`] names (before the epoch: negative).
     #[must_use]
-    pub fn now() -> Self {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        Self(i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX))
+    pub fn from_system_time(at: std::time::SystemTime) -> Self {
+        let millis = match at.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        Self(millis)
+    }
+
+    /// Milliseconds from `earlier` to this instant (negative when `earlier` is later).
+    #[must_use]
+    pub fn millis_since(self, earlier: Self) -> i64 {
+        self.0.saturating_sub(earlier.0)
     }
 
     /// From whole seconds since the epoch.

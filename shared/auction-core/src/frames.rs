@@ -1,0 +1,234 @@
+//! Server-to-client frames (docs/protocol.md section 4), one typed enum: every frame is the
+//! envelope `{"type", "data", "sentAt"}` with camelCase fields, and no frame is built from a
+//! string name anywhere else.
+
+use serde::Serialize;
+
+use crate::domain::money::MajorUnits;
+use crate::domain::{AuctionId, AuctionSnapshot, EndReason, EpochMillis, RejectReason};
+
+/// A frame the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Frame {
+    /// To the caller, right after a successful `JoinAuction`.
+    AuctionState(AuctionSnapshot),
+    /// To the group: the price changed.
+    PriceUpdated(PriceUpdated),
+    /// To the group: the viewer count changed (coalesced).
+    ViewerCountUpdated(ViewerCountUpdated),
+    /// To every connection of the winner.
+    BidAccepted(BidAccepted),
+    /// To every connection of the bidder.
+    BidRejected(BidRejected),
+    /// To the group except the buyer's connections.
+    ItemSold(ItemSold),
+    /// To the group.
+    AuctionEnded(AuctionEnded),
+    /// To the caller: its request failed.
+    Error(ErrorData),
+    /// To the caller, after `Ping`.
+    Pong(Empty),
+}
+
+/// `PriceUpdated`'s data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceUpdated {
+    /// The auction.
+    pub auction_id: AuctionId,
+    /// The price now.
+    pub current_price: MajorUnits,
+    /// ISO 4217 code.
+    pub currency: &'static str,
+    /// Drops left until the floor.
+    pub drops_remaining: i64,
+}
+
+/// `ViewerCountUpdated`'s data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewerCountUpdated {
+    /// The auction.
+    pub auction_id: AuctionId,
+    /// Connections watching.
+    pub active_viewers: u64,
+}
+
+/// `BidAccepted`'s data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BidAccepted {
+    /// The bid.
+    pub bid_id: String,
+    /// The auction.
+    pub auction_id: String,
+    /// What the buyer pays.
+    pub winning_price: MajorUnits,
+    /// The hold on the item.
+    pub reservation_id: String,
+    /// When the hold lapses.
+    pub expires_at: EpochMillis,
+}
+
+/// `BidRejected`'s data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BidRejected {
+    /// The bid.
+    pub bid_id: String,
+    /// The auction.
+    pub auction_id: String,
+    /// Why it lost.
+    pub reason: RejectReason,
+    /// The price when it was decided.
+    pub current_price: MajorUnits,
+}
+
+/// `ItemSold`'s data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemSold {
+    /// The auction.
+    pub auction_id: String,
+    /// Items left (only goes down).
+    pub remaining_items: u32,
+}
+
+/// `AuctionEnded`'s data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionEnded {
+    /// The auction.
+    pub auction_id: String,
+    /// Why it ended.
+    pub reason: EndReason,
+}
+
+/// `Error.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ErrorCode {
+    /// Malformed frame or field.
+    BadRequest,
+    /// No such auction.
+    NotFound,
+    /// The auction belongs to another tenant.
+    Unauthorized,
+    /// Too many calls.
+    RateLimited,
+    /// An action with no route.
+    UnknownAction,
+    /// Our fault; details are in the logs only.
+    InternalError,
+}
+
+/// `Error`'s data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorData {
+    /// The action that failed (`$default` when the frame named none).
+    pub action: String,
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
+    /// What went wrong, for people; never internals.
+    pub message: String,
+    /// The auction, when the frame named a valid one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auction_id: Option<AuctionId>,
+}
+
+/// An empty object (`Pong`'s data is `{}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Empty {}
+
+/// The envelope on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    frame: &'a Frame,
+    sent_at: i64,
+}
+
+impl Frame {
+    /// The frame's `type` (a metric label, too).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AuctionState(_) => "AuctionState",
+            Self::PriceUpdated(_) => "PriceUpdated",
+            Self::ViewerCountUpdated(_) => "ViewerCountUpdated",
+            Self::BidAccepted(_) => "BidAccepted",
+            Self::BidRejected(_) => "BidRejected",
+            Self::ItemSold(_) => "ItemSold",
+            Self::AuctionEnded(_) => "AuctionEnded",
+            Self::Error(_) => "Error",
+            Self::Pong(_) => "Pong",
+        }
+    }
+
+    /// An `Error` frame.
+    #[must_use]
+    pub fn error(
+        action: &str,
+        code: ErrorCode,
+        message: &str,
+        auction_id: Option<&AuctionId>,
+    ) -> Self {
+        Self::Error(ErrorData {
+            action: action.to_owned(),
+            code,
+            message: message.to_owned(),
+            auction_id: auction_id.cloned(),
+        })
+    }
+
+    /// The frame on the wire, stamped with `sent_at`.
+    #[must_use]
+    pub fn encode(&self, sent_at: EpochMillis) -> String {
+        serde_json::to_string(&Envelope {
+            frame: self,
+            sent_at: sent_at.0,
+        })
+        // Serialising plain structs of strings and numbers cannot fail.
+        .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_enveloped_in_camel_case() {
+        let auction_id = AuctionId::parse("6f1c4f4e-2a55-4c39-9e55-0d6b1e9a7c01").unwrap();
+        let frame: serde_json::Value = serde_json::from_str(
+            &Frame::error(
+                "JoinAuction",
+                ErrorCode::NotFound,
+                "no such auction",
+                Some(&auction_id),
+            )
+            .encode(EpochMillis(5)),
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            serde_json::json!({"type": "Error", "data": {"action": "JoinAuction", "code": "NotFound", "message": "no such auction", "auctionId": auction_id.as_str()}, "sentAt": 5})
+        );
+        assert_eq!(
+            Frame::Pong(Empty {}).encode(EpochMillis(7)),
+            r#"{"type":"Pong","data":{},"sentAt":7}"#
+        );
+        let viewers = Frame::ViewerCountUpdated(ViewerCountUpdated {
+            auction_id,
+            active_viewers: 3,
+        });
+        assert_eq!(viewers.kind(), "ViewerCountUpdated");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&viewers.encode(EpochMillis(9))).unwrap()
+                ["data"]["activeViewers"],
+            3
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! The price ticker's lease: one run ticks at a time, and hands its state to the next.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::domain::EpochMillis;
+
+/// The lease.
+#[async_trait]
+pub trait TickerLease: Send + Sync {
+    /// Takes the lease for `owner` until `now + hold_ms` when it is free or expired, and returns
+    /// the state the last holder left (empty when none); `None` when another owner holds it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn acquire(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Extends `owner`'s lease to `now + hold_ms` and saves `state`; `false` when the lease was
+    /// lost (another owner took it after it expired): the caller MUST stop ticking.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn renew(
+        &self,
+        owner: &str,
+        now: EpochMillis,
+        hold_ms: i64,
+        state: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Saves `state` and frees the lease at once, if `owner` still holds it.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn release(&self, owner: &str, state: &str) -> Result<bool, StoreError>;
+}
