@@ -1,10 +1,9 @@
-//! Identity from JWT bearer tokens (PROTOCOL.md section 2).
+//! Identity from JWT bearer tokens (docs/protocol.md section 2).
 //!
 //! Locally tokens are HS256 with the development secret; in the cloud RS256/ES256 verified
 //! against a JWKS URL (Cognito or any OIDC issuer). `exp` is required; `iss`/`aud` are checked
 //! when configured; the tenant claim's name is configurable (`custom:tenant_id` for Cognito).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,36 +14,8 @@ use jsonwebtoken::{
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::domain::{EpochMillis, PUBLIC_TENANT};
-
-/// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// `sub`, or `None` for an anonymous viewer.
-    pub user_id: Option<String>,
-    /// The tenant (`public` for anonymous viewers).
-    pub tenant_id: String,
-    /// Roles from the token (`seller` may create auctions).
-    pub roles: Vec<String>,
-}
-
-impl Identity {
-    /// An anonymous viewer of the `public` tenant.
-    #[must_use]
-    pub fn anonymous() -> Self {
-        Self {
-            user_id: None,
-            tenant_id: PUBLIC_TENANT.to_owned(),
-            roles: Vec::new(),
-        }
-    }
-
-    /// Whether the identity has `role`.
-    #[must_use]
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-}
+use auction_core::domain::EpochMillis;
+use auction_core::identity::Identity;
 
 /// Why a token was refused. The message is safe to show; the detail goes to logs.
 #[derive(Debug, thiserror::Error)]
@@ -342,7 +313,8 @@ pub fn sign_dev_token(
     );
     claims.insert(tenant_claim.into(), identity.tenant_id.clone().into());
     claims.insert("roles".into(), identity.roles.clone().into());
-    claims.insert("iat".into(), EpochMillis::now().as_seconds().into());
+    let issued_at = EpochMillis::from_system_time(std::time::SystemTime::now());
+    claims.insert("iat".into(), issued_at.as_seconds().into());
     claims.insert("exp".into(), expires_at.as_seconds().into());
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -351,24 +323,13 @@ pub fn sign_dev_token(
     )
 }
 
-/// Roles, as the authorizer context carries them (context values must be strings).
-#[must_use]
-pub fn roles_to_context(roles: &[String]) -> String {
-    roles.join(",")
-}
-
-/// Roles back from the authorizer context.
-#[must_use]
-pub fn roles_from_context(value: &str) -> Vec<String> {
-    let unique: HashSet<&str> = value.split(',').filter(|r| !r.is_empty()).collect();
-    let mut roles: Vec<String> = unique.into_iter().map(str::to_owned).collect();
-    roles.sort();
-    roles
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> EpochMillis {
+        EpochMillis::from_system_time(std::time::SystemTime::now())
+    }
 
     fn verifier(anonymous: bool) -> TokenVerifier {
         TokenVerifier::new(AuthConfig {
@@ -391,7 +352,7 @@ mod tests {
             secret,
             "tenant",
             &identity,
-            EpochMillis::now().plus_seconds(expires_in_seconds),
+            now().plus_seconds(expires_in_seconds),
         )
         .unwrap()
     }
@@ -411,7 +372,7 @@ mod tests {
     async fn roles_come_from_the_configured_claim() {
         let claims = serde_json::json!({
             "sub": "alice", "tenant": "acme", "cognito:groups": ["seller"],
-            "exp": EpochMillis::now().plus_seconds(60).as_seconds(),
+            "exp": now().plus_seconds(60).as_seconds(),
         });
         let token = jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
@@ -496,7 +457,7 @@ RlAtulrkb/MMSx4tH+KkuaQFW1zEX84+xUoumN8Po541Od+Mbw/qxWMQ
         header.kid = Some(kid.to_owned());
         let claims = serde_json::json!({
             "sub": "alice", "tenant": "acme",
-            "exp": EpochMillis::now().plus_seconds(60).as_seconds(),
+            "exp": now().plus_seconds(60).as_seconds(),
         });
         jsonwebtoken::encode(
             &header,
@@ -652,15 +613,5 @@ RlAtulrkb/MMSx4tH+KkuaQFW1zEX84+xUoumN8Po541Od+Mbw/qxWMQ
         tokio::time::sleep(cooldown).await;
         assert!(cold.verify(&with_b).await.is_ok());
         assert_eq!(issuer.fetches(), 6);
-    }
-
-    #[test]
-    fn roles_survive_the_authorizer_context() {
-        let roles = vec!["seller".to_owned(), "admin".to_owned()];
-        assert_eq!(
-            roles_from_context(&roles_to_context(&roles)),
-            ["admin", "seller"]
-        );
-        assert!(roles_from_context("").is_empty());
     }
 }

@@ -11,11 +11,13 @@ pub struct RateLimit {
     pub window_seconds: u32,
 }
 
-/// One window of a [`RateLimit`]: its number, and when it ends.
+/// One window of a [`RateLimit`]: its number, and when it starts and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Windows since the epoch (`floor(now / length)`): the same for every caller in it.
     pub number: i64,
+    /// When it starts.
+    pub starts_at: EpochMillis,
     /// When the next window starts.
     pub ends_at: EpochMillis,
 }
@@ -41,6 +43,7 @@ impl RateLimit {
         let number = now.0.div_euclid(length_ms);
         Window {
             number,
+            starts_at: EpochMillis(number * length_ms),
             ends_at: EpochMillis((number + 1) * length_ms),
         }
     }

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::ports::StoreError;
+use auction_core::ports::StoreError;
 
 /// Error codes DynamoDB uses for throttling (the SDK has retried them already).
 const THROTTLING_CODES: &[&str] = &[

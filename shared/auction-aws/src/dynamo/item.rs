@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::ports::StoreError;
+use auction_core::ports::StoreError;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

@@ -1,19 +1,19 @@
-//! The DynamoDB adapters of the ports, through `aws-sdk-dynamodb`.
+//! The DynamoDB adapters of the ports, through `aws-sdk-dynamodb`: one adapter per port, grouped
+//! by the table they use.
 //!
-//! Item shapes are described in `infra::tables`; the key attribute names come from there, so the
-//! adapters, the table definitions and `template.yaml` cannot disagree.
+//! Item shapes are described in `infra::tables` and docs/data-model.md; the key attribute names
+//! come from `infra::tables`, so the adapters, the table definitions and `template.yaml` cannot
+//! disagree.
 
-mod auctions;
-mod connections;
+pub mod auctions_table;
+pub mod connections_table;
 mod errors;
-mod item;
+pub mod item;
+pub mod table;
 
-pub use auctions::DynamoAuctions;
-pub use connections::DynamoConnections;
+pub use auctions_table::{DynamoAuctions, DynamoBids, DynamoOutbox, DynamoTickerLease};
+pub use connections_table::{DynamoConnections, DynamoDepartures, DynamoGroups, DynamoRateLimits};
 pub use errors::classify;
-
-/// The most auctions one `list` call returns.
-pub const MAX_LISTED_AUCTIONS: usize = 500;
 
 /// The most membership shards per auction: the viewer counters of all shards are read in one
 /// `BatchGetItem`, which takes at most 100 keys.

@@ -65,15 +65,13 @@ pub trait AuctionStore: Send + Sync {
     ) -> Result<Vec<Auction>, StoreError>;
 
     /// Records the end `Cancelled` at `now`, if the auction has no recorded end, has items left
-    /// and its schedule has not run out at `now`: one conditional write.
+    /// and its schedule has not run out at `now`: one conditional write, whatever the caller's
+    /// copy of `auction` says (only its id and tenant, which never change, are used).
     ///
     /// # Errors
     /// [`StoreError`]; a missing auction is [`CancelOutcome::AlreadyEnded`]`(None)`.
-    async fn cancel(
-        &self,
-        auction_id: &AuctionId,
-        now: EpochMillis,
-    ) -> Result<CancelOutcome, StoreError>;
+    async fn cancel(&self, auction: &Auction, now: EpochMillis)
+    -> Result<CancelOutcome, StoreError>;
 
     /// Records an end (`FloorReached` found by the ticker, `SoldOut` after the last sale).
     /// Returns `true` when this call recorded it, `false` when an end was recorded before:

@@ -182,7 +182,7 @@ impl Catalog {
         if matches!(current.phase_at(now), Phase::Ended(_)) {
             return Err(CancelError::AlreadyEnded);
         }
-        let cancelled = match self.auctions.cancel(auction_id, now).await? {
+        let cancelled = match self.auctions.cancel(&current, now).await? {
             CancelOutcome::Cancelled(auction) => auction,
             CancelOutcome::AlreadyEnded(_) => return Err(CancelError::AlreadyEnded),
         };

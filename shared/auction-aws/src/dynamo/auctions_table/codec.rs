@@ -1,0 +1,200 @@
+//! The rows of the auctions table and their domain types (docs/data-model.md).
+
+use auction_core::domain::{
+    AcceptedBid, Amount, Auction, AuctionId, BidId, BidOutcome, BidRequest, Currency,
+    DutchSchedule, EndReason, Ending, EpochMillis, RejectReason, RejectedBid, Reservation,
+};
+use auction_core::ports::{StoreError, StoredBid};
+use infra::tables::{DECIDED_AT_MS, LIVE_KEY, NOTICE_KEY, STARTS_AT_MS, TENANT_PHASE};
+
+use crate::dynamo::item::{Item, ItemExt, n, s};
+use crate::dynamo::table::Table;
+
+/// `liveKey` of an auction without a recorded end.
+pub const LIVE: &str = "LIVE";
+/// `noticeKey` of an accepted bid whose events are not yet known to be published.
+pub const PENDING: &str = "PENDING";
+
+/// The auction row's key.
+pub fn auction_key(id: &AuctionId) -> Item {
+    Table::key(format!("AUCTION#{id}"), "AUCTION")
+}
+
+/// The bid row's key: its own partition, so a bid storm spreads its writes.
+pub fn bid_key(bid_id: &BidId) -> Item {
+    Table::key(format!("BID#{}", bid_id.as_str()), "BID")
+}
+
+/// `tenantPhase`: `TENANT#{tenant}#LIVE` or `…#ENDED`.
+pub fn tenant_phase(tenant_id: &str, live: bool) -> String {
+    format!("TENANT#{tenant_id}#{}", if live { "LIVE" } else { "ENDED" })
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::CorruptItem(what.to_owned())
+}
+
+/// The auction row.
+pub fn auction_item(a: &Auction) -> Item {
+    let mut item = auction_key(&a.id);
+    item.extend([
+        ("auctionId".to_owned(), s(a.id.as_str())),
+        ("tenantId".to_owned(), s(&a.tenant_id)),
+        ("sellerId".to_owned(), s(&a.seller_id)),
+        ("title".to_owned(), s(&a.title)),
+        ("currency".to_owned(), s(a.currency.code())),
+        (
+            "startPrice".to_owned(),
+            n(a.schedule.start_price().minor_units()),
+        ),
+        (
+            "floorPrice".to_owned(),
+            n(a.schedule.floor_price().minor_units()),
+        ),
+        (
+            "priceDrop".to_owned(),
+            n(a.schedule.price_drop().minor_units()),
+        ),
+        (
+            "dropIntervalSeconds".to_owned(),
+            n(a.schedule.drop_interval_seconds()),
+        ),
+        (STARTS_AT_MS.to_owned(), n(a.schedule.starts_at().0)),
+        ("endsAtMs".to_owned(), n(a.schedule.ends_at().0)),
+        ("totalItems".to_owned(), n(a.total_items)),
+        ("remainingItems".to_owned(), n(a.remaining_items)),
+        (
+            "reservationTtlSeconds".to_owned(),
+            n(a.reservation_ttl_seconds),
+        ),
+        ("createdAtMs".to_owned(), n(a.created_at.0)),
+        ("version".to_owned(), n(1)),
+        (
+            TENANT_PHASE.to_owned(),
+            s(tenant_phase(&a.tenant_id, a.ending.is_none())),
+        ),
+    ]);
+    match a.ending {
+        Some(ending) => {
+            item.insert("endReason".to_owned(), s(ending.reason.as_str()));
+            item.insert("endedAtMs".to_owned(), n(ending.at.0));
+        }
+        None => {
+            item.insert(LIVE_KEY.to_owned(), s(LIVE));
+        }
+    }
+    item
+}
+
+/// The auction a row holds.
+///
+/// # Errors
+/// [`StoreError::CorruptItem`] for a row of another shape.
+pub fn auction_from(item: &Item) -> Result<Auction, StoreError> {
+    let currency =
+        Currency::from_code(&item.string("currency")?).map_err(|e| corrupt(&e.to_string()))?;
+    let schedule = DutchSchedule::new(
+        Amount(item.int("startPrice")?),
+        Amount(item.int("floorPrice")?),
+        Amount(item.int("priceDrop")?),
+        item.int("dropIntervalSeconds")?,
+        EpochMillis(item.int(STARTS_AT_MS)?),
+    )
+    .map_err(|e| corrupt(&e.to_string()))?;
+    let ending = match item.opt_string("endReason") {
+        None => None,
+        Some(reason) => Some(Ending {
+            reason: EndReason::from_name(&reason).ok_or_else(|| corrupt("unknown endReason"))?,
+            at: EpochMillis(item.int("endedAtMs")?),
+        }),
+    };
+    Ok(Auction {
+        id: AuctionId::parse(&item.string("auctionId")?).map_err(|_| corrupt("auctionId"))?,
+        tenant_id: item.string("tenantId")?,
+        seller_id: item.string("sellerId")?,
+        title: item.string("title")?,
+        currency,
+        schedule,
+        total_items: item.int("totalItems")?,
+        remaining_items: item.int("remainingItems")?,
+        reservation_ttl_seconds: item.int("reservationTtlSeconds")?,
+        ending,
+        created_at: EpochMillis(item.int("createdAtMs")?),
+    })
+}
+
+/// The record of a bid's outcome, with the fingerprint of the body that produced it. An
+/// acceptance enters the outbox (`noticeKey = PENDING`).
+pub fn bid_item(bid: &BidRequest, outcome: &BidOutcome, decided_at: EpochMillis) -> Item {
+    let mut item = bid_key(&bid.bid_id);
+    item.extend([
+        ("bidId".to_owned(), s(bid.bid_id.as_str())),
+        ("auctionId".to_owned(), s(bid.auction_id.as_str())),
+        ("tenantId".to_owned(), s(&bid.tenant_id)),
+        ("userId".to_owned(), s(&bid.user_id)),
+        ("bidPrice".to_owned(), n(bid.bid_price.minor_units())),
+        ("fingerprint".to_owned(), s(bid.fingerprint())),
+        (DECIDED_AT_MS.to_owned(), n(decided_at.0)),
+    ]);
+    match outcome {
+        BidOutcome::Accepted(a) => {
+            item.insert("outcome".to_owned(), s("Accepted"));
+            item.insert(NOTICE_KEY.to_owned(), s(PENDING));
+            item.insert("currency".to_owned(), s(a.currency.code()));
+            item.insert("winningPrice".to_owned(), n(a.winning_price.minor_units()));
+            item.insert("reservationId".to_owned(), s(&a.reservation.reservation_id));
+            item.insert(
+                "reservationExpiresAtMs".to_owned(),
+                n(a.reservation.expires_at.0),
+            );
+        }
+        BidOutcome::Rejected(r) => {
+            item.insert("outcome".to_owned(), s("Rejected"));
+            item.insert("currency".to_owned(), s(r.currency.code()));
+            item.insert("reason".to_owned(), s(r.reason.as_str()));
+            item.insert("currentPrice".to_owned(), n(r.current_price.minor_units()));
+        }
+    }
+    item
+}
+
+/// The bid a record holds.
+///
+/// # Errors
+/// [`StoreError::CorruptItem`] for a row of another shape.
+pub fn stored_bid_from(item: &Item) -> Result<StoredBid, StoreError> {
+    let bid_id = BidId::parse(&item.string("bidId")?).map_err(|_| corrupt("bidId"))?;
+    let auction_id =
+        AuctionId::parse(&item.string("auctionId")?).map_err(|_| corrupt("auctionId"))?;
+    let user_id = item.string("userId")?;
+    let currency =
+        Currency::from_code(&item.string("currency")?).map_err(|e| corrupt(&e.to_string()))?;
+    let outcome = match item.string("outcome")?.as_str() {
+        "Accepted" => BidOutcome::Accepted(AcceptedBid {
+            bid_id,
+            auction_id,
+            user_id,
+            winning_price: Amount(item.int("winningPrice")?),
+            currency,
+            reservation: Reservation {
+                reservation_id: item.string("reservationId")?,
+                expires_at: EpochMillis(item.int("reservationExpiresAtMs")?),
+            },
+            accepted_at: EpochMillis(item.int(DECIDED_AT_MS)?),
+        }),
+        "Rejected" => BidOutcome::Rejected(RejectedBid {
+            bid_id,
+            auction_id,
+            user_id,
+            reason: RejectReason::from_name(&item.string("reason")?)
+                .ok_or_else(|| corrupt("unknown reason"))?,
+            current_price: Amount(item.int("currentPrice")?),
+            currency,
+        }),
+        _ => return Err(corrupt("unknown bid outcome")),
+    };
+    Ok(StoredBid {
+        fingerprint: item.string("fingerprint")?,
+        outcome,
+    })
+}

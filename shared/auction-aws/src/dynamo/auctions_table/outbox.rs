@@ -1,0 +1,85 @@
+//! [`DynamoOutbox`]: accepted bids whose events may not be on the bus yet, found through the
+//! sparse `byPendingNotice` index (`noticeKey = PENDING`, sorted by `decidedAtMs`).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use infra::tables::{BY_PENDING_NOTICE_INDEX, DECIDED_AT_MS, NOTICE_KEY, PK};
+
+use super::codec::{PENDING, bid_key, stored_bid_from};
+use crate::dynamo::item::{ItemExt, n, s};
+use crate::dynamo::table::{Table, condition_failed};
+use auction_core::domain::{BidId, BidOutcome, EpochMillis};
+use auction_core::ports::{Outbox, PendingNotice, StoreError};
+
+/// The outbox in the auctions table.
+#[derive(Debug, Clone)]
+pub struct DynamoOutbox {
+    table: Table,
+}
+
+impl DynamoOutbox {
+    /// The adapter over `table` (the stack's `AuctionsTable`).
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            table: Table::new(client, table),
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for DynamoOutbox {
+    async fn pending(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<PendingNotice>, StoreError> {
+        let page = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(BY_PENDING_NOTICE_INDEX)
+            .key_condition_expression("#notice = :pending AND #decided < :before")
+            .expression_attribute_names("#notice", NOTICE_KEY)
+            .expression_attribute_names("#decided", DECIDED_AT_MS)
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":before", n(decided_before.0))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| self.table.error(e))?;
+        page.items()
+            .iter()
+            .map(|item| match stored_bid_from(item)?.outcome {
+                BidOutcome::Accepted(bid) => Ok(PendingNotice {
+                    tenant_id: item.string("tenantId")?,
+                    bid,
+                }),
+                BidOutcome::Rejected(_) => Err(StoreError::CorruptItem(
+                    "a rejected bid in the outbox".into(),
+                )),
+            })
+            .collect()
+    }
+
+    async fn mark_notified(&self, bid_id: &BidId) -> Result<(), StoreError> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(bid_key(bid_id)))
+            .update_expression("REMOVE #notice")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#notice", NOTICE_KEY)
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(self.table.error(e)),
+        }
+    }
+}
