@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use shared::domain::{AuctionId, CreateAuctionRequest, EpochMillis, PUBLIC_TENANT, Phase};
-use shared::ports::AuctionStore;
+use auction_aws::jwt::{AuthConfig, KeySource, sign_dev_token};
+use auction_core::domain::{AuctionId, CreateAuctionRequest, PUBLIC_TENANT, Phase};
+use auction_core::identity::Identity;
+use auction_core::ports::AuctionStore;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The seller of demo auctions.
@@ -33,7 +35,7 @@ pub async fn keep_demo_auction(
 ) {
     let mut current: Option<AuctionId> = None;
     loop {
-        let now = EpochMillis::now();
+        let now = crate::now();
         let ended = match &current {
             None => true,
             Some(id) => match auctions.get(id).await {
@@ -94,12 +96,12 @@ struct DemoState {
 /// The demo page at `/`, its assets, the client modules at `/client/*.js`, and
 /// `GET /_local/demo-token?sub=USER`: a development token of tenant `public` (no roles) so that
 /// the page can buy. Local only, like the secret it signs with.
-pub fn routes(auth: &shared::auth::AuthConfig) -> axum::Router {
+pub fn routes(auth: &AuthConfig) -> axum::Router {
     use axum::routing::get;
     let state = DemoState {
         secret: match &auth.keys {
-            shared::auth::KeySource::Secret(secret) => Some(Arc::from(secret.as_slice())),
-            shared::auth::KeySource::Jwks(_) => None,
+            KeySource::Secret(secret) => Some(Arc::from(secret.as_slice())),
+            KeySource::Jwks(_) => None,
         },
         tenant_claim: Arc::from(auth.tenant_claim.as_str()),
     };
@@ -174,13 +176,13 @@ async fn demo_token(
         )
             .into_response();
     };
-    let identity = shared::auth::Identity {
+    let identity = Identity {
         user_id: Some(query.sub.clone()),
         tenant_id: PUBLIC_TENANT.to_owned(),
         roles: Vec::new(),
     };
-    let expires_at = EpochMillis::now().plus_seconds(DEMO_TOKEN_TTL_SECONDS);
-    match shared::auth::sign_dev_token(&secret, &state.tenant_claim, &identity, expires_at) {
+    let expires_at = crate::now().plus_seconds(DEMO_TOKEN_TTL_SECONDS);
+    match sign_dev_token(&secret, &state.tenant_claim, &identity, expires_at) {
         Ok(token) => axum::Json(json!({
             "token": token,
             "sub": query.sub,

@@ -19,7 +19,6 @@ use infra::embedded::LOCAL_REGION;
 use quamina::Quamina;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::domain::EpochMillis;
 use tokio::sync::Semaphore;
 
 use crate::invoke::{Function, Invoker};
@@ -151,7 +150,7 @@ impl LocalEventBridge {
             "detail-type": detail_type,
             "source": source,
             "account": LOCAL_ACCOUNT,
-            "time": EpochMillis::now().to_rfc3339(),
+            "time": crate::now().to_rfc3339(),
             "region": LOCAL_REGION,
             "resources": entry.resources,
             "detail": detail,
@@ -285,7 +284,7 @@ pub async fn schedule_ticker(invoker: Arc<dyn Invoker>, period: Duration) {
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": LOCAL_ACCOUNT,
-            "time": EpochMillis::now().to_rfc3339(),
+            "time": crate::now().to_rfc3339(),
             "region": LOCAL_REGION,
             "resources": [format!("arn:aws:events:{LOCAL_REGION}:{LOCAL_ACCOUNT}:rule/price-ticker-schedule")],
             "detail": {},

@@ -3,8 +3,8 @@
 //! store gives a real answer (a join that joins, a bid that wins), and the environment the
 //! functions need to reach this stack when `cargo lambda watch` runs them.
 
-use shared::domain::{Auction, AuctionId, CreateAuctionRequest, EpochMillis};
-use shared::ports::{AuctionStore, CreateAuctionError};
+use auction_core::domain::{Auction, AuctionId, CreateAuctionRequest, EpochMillis};
+use auction_core::ports::{AuctionStore, CreateAuctionError};
 
 /// The auction every event in `tests/events/` names.
 pub const FIXTURE_AUCTION_ID: &str = "6f1c4f4e-2a55-4c39-9e55-0d6b1e9a7c01";
@@ -32,7 +32,7 @@ fn fixture(now: EpochMillis) -> Result<Auction, String> {
 
 /// Creates the fixture auction unless it exists (a persistent data directory keeps it).
 pub async fn create(auctions: &dyn AuctionStore) {
-    let auction = match fixture(EpochMillis::now()) {
+    let auction = match fixture(crate::now()) {
         Ok(auction) => auction,
         Err(e) => {
             tracing::error!(error = %e, "the fixture auction is invalid");

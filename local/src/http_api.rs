@@ -11,7 +11,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
-use shared::domain::EpochMillis;
 
 use crate::invoke::{Function, Invoker};
 
@@ -41,7 +40,7 @@ pub async fn forward(
         )
             .into_response();
     };
-    let now = EpochMillis::now();
+    let now = crate::now();
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     let mut cookies = Vec::new();
     for (name, value) in &parts.headers {

@@ -6,27 +6,19 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
-use shared::auth::TokenVerifier;
-use shared::fanout::FanOut;
-use shared::ticker::TickerDeps;
-use shared::ws::{self, WsDeps};
+use auction_app::notifier::Notifier;
+use auction_app::ticker::TickerDeps;
+use auction_app::ws::{self, Route, WsDeps};
+use auction_aws::jwt::TokenVerifier;
 use std::time::Duration;
 
-/// The WebSocket API's functions.
+/// The functions `template.yaml` deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     /// The REQUEST authorizer on `$connect`.
     Authorizer,
-    /// `$connect`.
-    Connect,
-    /// `JoinAuction`.
-    JoinAuction,
-    /// `LeaveAuction`.
-    LeaveAuction,
-    /// `$default`.
-    Default,
-    /// `$disconnect`.
-    Disconnect,
+    /// One of the WebSocket API's routes.
+    Route(Route),
     /// The EventBridge rule's target.
     Notifier,
     /// The scheduled price ticker.
@@ -36,28 +28,16 @@ pub enum Function {
 }
 
 impl Function {
-    /// The function for a route key.
-    #[must_use]
-    pub fn for_route(route_key: &str) -> Self {
-        match route_key {
-            "$connect" => Self::Connect,
-            "$disconnect" => Self::Disconnect,
-            "JoinAuction" => Self::JoinAuction,
-            "LeaveAuction" => Self::LeaveAuction,
-            _ => Self::Default,
-        }
-    }
-
     /// The crate (and SAM function) name.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Self::Authorizer => "ws-authorizer",
-            Self::Connect => "ws-connect",
-            Self::JoinAuction => "ws-join-auction",
-            Self::LeaveAuction => "ws-leave-auction",
-            Self::Default => "ws-default",
-            Self::Disconnect => "ws-disconnect",
+            Self::Route(Route::Connect) => "ws-connect",
+            Self::Route(Route::JoinAuction) => "ws-join-auction",
+            Self::Route(Route::LeaveAuction) => "ws-leave-auction",
+            Self::Route(Route::Default) => "ws-default",
+            Self::Route(Route::Disconnect) => "ws-disconnect",
             Self::Notifier => "notifier",
             Self::PriceTicker => "price-ticker",
             Self::HttpApi => "http-api",
@@ -97,11 +77,11 @@ pub trait Invoker: Send + Sync {
 /// Runs the handlers in this process.
 pub struct InProcess {
     /// The route handlers' dependencies.
-    pub deps: WsDeps,
+    pub ws: WsDeps,
     /// The authorizer's verifier.
     pub verifier: TokenVerifier,
-    /// The notifier's fan-out.
-    pub fanout: FanOut,
+    /// The notifier.
+    pub notifier: Notifier,
     /// The price ticker's dependencies.
     pub ticker: TickerDeps,
     /// The price ticker's function timeout (its run stops shortly before it).
@@ -129,17 +109,10 @@ fn result<T: serde::Serialize, E: std::error::Error + 'static>(
 #[async_trait]
 impl Invoker for InProcess {
     async fn invoke(&self, function: Function, payload: Value) -> Result<Value, InvokeError> {
-        let deps = &self.deps;
         match function {
             Function::Authorizer => result(ws::authorize(&self.verifier, event(payload)?).await),
-            Function::Connect => result(ws::connect(deps, event(payload)?).await),
-            Function::JoinAuction => result(ws::join_auction(deps, event(payload)?).await),
-            Function::LeaveAuction => result(ws::leave_auction(deps, event(payload)?).await),
-            Function::Default => result(ws::default_route(deps, event(payload)?).await),
-            Function::Disconnect => result(ws::disconnect(deps, event(payload)?).await),
-            Function::Notifier => {
-                result(shared::notifier::handle(&self.fanout, event(payload)?).await)
-            }
+            Function::Route(route) => result(route.handle(&self.ws, event(payload)?).await),
+            Function::Notifier => result(self.notifier.handle(event(payload)?).await),
             Function::PriceTicker => {
                 // The scheduled event must deserialise like in Lambda; the run needs only the deadline.
                 let _: aws_lambda_events::eventbridge::EventBridgeEvent = event(payload)?;

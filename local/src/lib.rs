@@ -18,18 +18,19 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use auction_app::clock::SystemClock;
+use auction_app::compose::{Adapters, Tables};
+use auction_app::ticker::TickerConfig;
+use auction_aws::eventbridge::EventBridgePublisher;
+use auction_aws::jwt::{AuthConfig, TokenVerifier};
+use auction_aws::push::SignedPusher;
+use auction_core::clock::Clock;
+use auction_core::domain::EpochMillis;
+use auction_core::rate::RateLimit;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvider};
 use infra::embedded::{EmbeddedDynamo, LOCAL_REGION, local_client};
 use infra::tables::{AUCTIONS, CONNECTIONS};
-use shared::auth::{AuthConfig, TokenVerifier};
-use shared::config::RateLimit;
-use shared::dynamo::{DynamoAuctions, DynamoConnections};
-use shared::events::EventBridgePublisher;
-use shared::fanout::FanOut;
-use shared::push::SignedPusher;
-use shared::ticker::{TickerConfig, TickerDeps};
-use shared::ws::WsDeps;
 use tokio::sync::oneshot;
 
 pub use gateway::Limits;
@@ -44,6 +45,11 @@ pub const EVENT_BUS: &str = "auction-local-events";
 pub const TICKER_TIMEOUT: Duration = Duration::from_secs(70);
 /// The price ticker's schedule, `rate(1 minute)`.
 pub const TICKER_PERIOD: Duration = Duration::from_secs(60);
+
+/// The wall clock, for what the emulated AWS services stamp (event times, connection times).
+pub(crate) fn now() -> EpochMillis {
+    SystemClock.now()
+}
 
 /// How to run the local stack.
 #[derive(Debug, Clone)]
@@ -64,7 +70,7 @@ pub struct LocalConfig {
     pub join_rate: RateLimit,
     /// Membership shards per auction.
     pub membership_shards: u32,
-    /// Seconds between `PriceUpdated` pushes per auction (PROTOCOL.md section 4).
+    /// Seconds between `PriceUpdated` pushes per auction (docs/protocol.md section 4).
     pub price_update_interval_seconds: u32,
     /// Seconds between `ViewerCountUpdated` pushes per auction.
     pub viewer_count_interval_seconds: u32,
@@ -89,13 +95,13 @@ impl Default for LocalConfig {
             dynamodb_endpoint: None,
             data_dir: None,
             demo: true,
-            auth: shared::config::local_auth(),
-            join_rate: RateLimit::default(),
+            auth: AuthConfig::local_development(),
+            join_rate: RateLimit::JOIN_DEFAULT,
             membership_shards: 1,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
-            bid_rate: shared::config::DEFAULT_BID_RATE,
-            fanout_concurrency: shared::fanout::DEFAULT_CONCURRENCY,
+            bid_rate: RateLimit::BID_DEFAULT,
+            fanout_concurrency: auction_app::fanout::DEFAULT_CONCURRENCY,
             limits: Limits::default(),
             invoke_url: None,
             fixtures: false,
@@ -123,7 +129,7 @@ pub enum StartError {
     Tables(#[from] infra::tables::CreateTableError),
     /// The Management API pusher could not be built.
     #[error(transparent)]
-    Pusher(#[from] shared::push::PusherConfigError),
+    Pusher(#[from] auction_aws::push::PusherConfigError),
     /// The data directory could not be created.
     #[error("could not create the data directory {0}")]
     DataDir(String, #[source] std::io::Error),
@@ -133,8 +139,9 @@ pub enum StartError {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The handlers' dependencies (tests use the stores directly to arrange and inspect).
-    pub deps: WsDeps,
+    /// Every adapter, as the functions use them (tests use the stores directly to arrange and
+    /// inspect).
+    pub adapters: Adapters,
     /// The gateway.
     pub gateway: Arc<gateway::Gateway>,
     /// The local event bus.
@@ -143,7 +150,7 @@ pub struct Running {
     /// use this stack: `KEY=VALUE` lines, also served at `GET /_local/function-env`.
     pub function_env: String,
     /// Receives each demo auction id as it is created.
-    pub demo_auctions: tokio::sync::mpsc::UnboundedReceiver<shared::domain::AuctionId>,
+    pub demo_auctions: tokio::sync::mpsc::UnboundedReceiver<auction_core::domain::AuctionId>,
     _engine: Option<EmbeddedDynamo>,
     shutdown: Option<oneshot::Sender<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -207,10 +214,11 @@ pub fn management_client(endpoint: &str) -> aws_sdk_apigatewaymanagement::Client
 /// The environment of a function run outside this process (by `cargo lambda watch`), as
 /// `KEY=VALUE` lines: the same variables `template.yaml` sets, pointing at this stack.
 fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -> String {
-    use shared::config::keys;
+    use auction_app::config::keys;
+    use auction_aws::jwt::{KeySource, LOCAL_DEV_SECRET};
     let secret = match &config.auth.keys {
-        shared::auth::KeySource::Secret(secret) => String::from_utf8_lossy(secret).into_owned(),
-        shared::auth::KeySource::Jwks(_) => shared::auth::LOCAL_DEV_SECRET.to_owned(),
+        KeySource::Secret(secret) => String::from_utf8_lossy(secret).into_owned(),
+        KeySource::Jwks(_) => LOCAL_DEV_SECRET.to_owned(),
     };
     let vars: Vec<(&str, String)> = vec![
         ("AWS_REGION", LOCAL_REGION.to_owned()),
@@ -310,14 +318,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     AUCTIONS.create(&dynamo, AUCTIONS_TABLE).await?;
 
     let endpoint = format!("http://{addr}");
-    let connections = Arc::new(DynamoConnections::new(
-        dynamo.clone(),
-        CONNECTIONS_TABLE,
-        config.membership_shards,
-    ));
-    let auctions = Arc::new(DynamoAuctions::new(dynamo, AUCTIONS_TABLE));
-    // One pusher for replies and fan-outs: the same signed `POST /@connections/{id}` the
-    // functions send in the cloud, over HTTP/2 since this server speaks it.
+    // The functions' own wiring (auction_app::compose), over local clients: the same signed
+    // `POST /@connections/{id}` the functions send in the cloud, over HTTP/2 since this server
+    // speaks it, and the real EventBridge client against this server's PutEvents.
     let pusher = Arc::new(SignedPusher::with_http2_prior_knowledge(
         &local_sdk_config(&endpoint),
         &endpoint,
@@ -326,47 +329,30 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         aws_sdk_eventbridge::Client::new(&local_sdk_config(&endpoint)),
         EVENT_BUS,
     ));
-    let deps = WsDeps {
-        connections: connections.clone(),
-        auctions: auctions.clone(),
-        pusher: pusher.clone(),
-        join_rate: config.join_rate,
+    let tables = Tables {
+        connections: CONNECTIONS_TABLE.to_owned(),
+        auctions: AUCTIONS_TABLE.to_owned(),
+        membership_shards: config.membership_shards,
     };
-    let fanout = FanOut::new(
-        connections.clone(),
-        pusher.clone(),
-        config.fanout_concurrency,
-    );
+    let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock));
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));
-    let ticker = TickerDeps {
-        auctions: auctions.clone(),
-        connections: connections.clone(),
-        lease: auctions.clone(),
-        publisher: publisher.clone(),
-        fanout: fanout.clone(),
-        config: TickerConfig {
-            price_update_interval: seconds(config.price_update_interval_seconds),
-            viewer_count_interval: seconds(config.viewer_count_interval_seconds),
-            ..TickerConfig::default()
-        },
-    };
-    let api_deps = shared::api::ApiDeps {
-        auctions: auctions.clone(),
-        connections,
-        verifier: TokenVerifier::new(config.auth.clone()),
-        publisher,
-        bid_rate: config.bid_rate,
-        finished: Arc::default(),
+    let ticker_config = TickerConfig {
+        price_update_interval: seconds(config.price_update_interval_seconds),
+        viewer_count_interval: seconds(config.viewer_count_interval_seconds),
+        ..TickerConfig::default()
     };
     let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
         Some(url) => Arc::new(invoke::InvokeApi::new(url)),
         None => Arc::new(invoke::InProcess {
-            deps: deps.clone(),
+            ws: adapters.ws(config.join_rate),
             verifier: TokenVerifier::new(config.auth.clone()),
-            fanout,
-            ticker,
+            notifier: adapters.notifier(config.fanout_concurrency),
+            ticker: adapters.ticker(ticker_config, config.fanout_concurrency),
             ticker_timeout: TICKER_TIMEOUT,
-            http_router: shared::api::router(api_deps),
+            http_router: auction_app::http::router(adapters.http(
+                TokenVerifier::new(config.auth.clone()),
+                config.bid_rate,
+            )),
         }),
     };
     let dynamodb_endpoint = match (&engine, &config.dynamodb_endpoint) {
@@ -433,17 +419,17 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         TICKER_PERIOD,
     ))];
     if config.fixtures {
-        fixtures::create(&*deps.auctions).await;
+        fixtures::create(&*adapters.auctions).await;
     }
     if config.demo {
         background.push(tokio::spawn(demo::keep_demo_auction(
-            Arc::clone(&deps.auctions),
+            Arc::clone(&adapters.auctions),
             demo_tx,
         )));
     }
     Ok(Running {
         addr,
-        deps,
+        adapters,
         gateway,
         bus,
         demo_auctions,

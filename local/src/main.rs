@@ -5,8 +5,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use shared::auth::{Identity, LOCAL_DEV_SECRET, sign_dev_token};
-use shared::domain::EpochMillis;
+use auction_aws::jwt::{LOCAL_DEV_SECRET, sign_dev_token};
+use auction_core::identity::Identity;
+use auction_core::rate::RateLimit;
 
 /// mimalloc: under a 10,000-viewer fan-out glibc's malloc took a quarter of the process's CPU
 /// (`_int_malloc`, `malloc_consolidate`); see docs/performance.md.
@@ -51,13 +52,13 @@ struct Cli {
     #[arg(long, env = "AUCTION_LOCAL_VIEWER_COUNT_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     viewer_count_interval: u32,
     /// `PostToConnection` calls in flight per fan-out (the functions' `FANOUT_CONCURRENCY`).
-    #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = shared::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = auction_app::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     fanout_concurrency: usize,
     /// Bids allowed per user per window (the `http-api` function's `BID_RATE_LIMIT`).
-    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_LIMIT", default_value_t = shared::config::DEFAULT_BID_RATE.max_calls, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_LIMIT", default_value_t = RateLimit::BID_DEFAULT.max_calls, value_parser = clap::value_parser!(u32).range(1..))]
     bid_rate_limit: u32,
     /// The window of the bid rate limit in seconds (`BID_RATE_WINDOW_SECONDS`).
-    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_WINDOW_SECONDS", default_value_t = shared::config::DEFAULT_BID_RATE.window_seconds, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "AUCTION_LOCAL_BID_RATE_WINDOW_SECONDS", default_value_t = RateLimit::BID_DEFAULT.window_seconds, value_parser = clap::value_parser!(u32).range(1..))]
     bid_rate_window_seconds: u32,
     /// Close a WebSocket with no traffic after this many seconds (API Gateway: 600).
     #[arg(
@@ -124,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             LOCAL_DEV_SECRET.as_bytes(),
             "tenant",
             &identity,
-            EpochMillis::now().plus_seconds(ttl),
+            auction_core::clock::Clock::now(&auction_app::clock::SystemClock).plus_seconds(ttl),
         )?;
         println!("{token}");
         return Ok(());
@@ -145,7 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         price_update_interval_seconds: cli.price_update_interval,
         viewer_count_interval_seconds: cli.viewer_count_interval,
         fanout_concurrency: cli.fanout_concurrency,
-        bid_rate: shared::config::RateLimit {
+        bid_rate: RateLimit {
             max_calls: cli.bid_rate_limit,
             window_seconds: cli.bid_rate_window_seconds,
         },

@@ -1,4 +1,4 @@
-//! `GET /metrics`: the product's metrics ([`shared::telemetry`]) in Prometheus text format. The
+//! `GET /metrics`: the product's metrics ([`auction_core::telemetry`]) in Prometheus text format. The
 //! handlers record through the `metrics` facade; here `metrics-exporter-prometheus` receives
 //! what `metrics_cloudwatch_embedded` turns into EMF lines in Lambda.
 
@@ -27,7 +27,7 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(handle) => {
-                    shared::telemetry::describe();
+                    auction_core::telemetry::describe();
                     Some(handle)
                 }
                 Err(e) => {

@@ -1,12 +1,7 @@
-//! The HTTP API of PROTOCOL.md section 5 behind API Gateway's HTTP API (payload v2).
-//! Wiring only; the router is [`shared::api::router`].
-
-use lambda_http::Error;
+//! The HTTP API (auctions, bids, the polling fallback) behind API Gateway's HTTP API
+//! (payload v2). Wiring only: the router is [`auction_app::http::router`].
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::bootstrap::init_tracing();
-    let metrics = shared::telemetry::lambda_metrics(None)?;
-    let deps = shared::bootstrap::api_deps_from_env().await?;
-    shared::telemetry::run_http(metrics, shared::api::router(deps)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    auction_app::lambda::serve_http_api().await
 }

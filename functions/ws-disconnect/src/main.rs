@@ -1,24 +1,7 @@
-//! The `$disconnect` route: removes the connection, its memberships and counts.
-//! Wiring only; the handler is [`shared::ws::disconnect`].
-
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::telemetry::run;
+//! The WebSocket API's `$disconnect`: removes the connection, its memberships and their counts.
+//! Wiring only: the handler is [`auction_app::ws::Route::Disconnect`].
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::bootstrap::init_tracing();
-    let metrics = shared::telemetry::lambda_metrics(None)?;
-    let deps = shared::bootstrap::ws_deps_from_env().await?;
-    run(
-        metrics,
-        service_fn(
-            |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async {
-                shared::ws::disconnect(&deps, event.payload)
-                    .await
-                    .map_err(Error::from)
-            },
-        ),
-    )
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    auction_app::lambda::serve_ws_route(auction_app::ws::Route::Disconnect).await
 }

@@ -1,24 +1,7 @@
-//! The `LeaveAuction` route: leaves the group and uncounts the viewer.
-//! Wiring only; the handler is [`shared::ws::leave_auction`].
-
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::telemetry::run;
+//! The WebSocket API's `LeaveAuction`: leaves an auction group.
+//! Wiring only: the handler is [`auction_app::ws::Route::LeaveAuction`].
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::bootstrap::init_tracing();
-    let metrics = shared::telemetry::lambda_metrics(None)?;
-    let deps = shared::bootstrap::ws_deps_from_env().await?;
-    run(
-        metrics,
-        service_fn(
-            |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async {
-                shared::ws::leave_auction(&deps, event.payload)
-                    .await
-                    .map_err(Error::from)
-            },
-        ),
-    )
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    auction_app::lambda::serve_ws_route(auction_app::ws::Route::LeaveAuction).await
 }

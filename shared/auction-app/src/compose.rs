@@ -1,150 +1,212 @@
-//! Process start-up shared by every function's `main.rs`: tracing, configuration and SDK
-//! clients, each built once per process (never per invocation).
+//! The composition root: the one place the adapters are built and wired into the handlers'
+//! dependencies. The Lambda functions reach it through [`Adapters::from_env`]; `auction-local`
+//! builds the same [`Adapters`] over its local clients with [`Adapters::new`] and then asks for
+//! the same parts, so local wiring cannot drift from the cloud's.
 
 use std::sync::Arc;
 
-use crate::config::{self, ConfigError, StoreConfig};
-use crate::dynamo::{DynamoAuctions, DynamoConnections};
-use crate::events::EventBridgePublisher;
+use auction_aws::dynamo::{
+    DynamoAuctions, DynamoBids, DynamoConnections, DynamoDepartures, DynamoGroups, DynamoOutbox,
+    DynamoRateLimits, DynamoTickerLease,
+};
+use auction_aws::eventbridge::EventBridgePublisher;
+use auction_aws::jwt::TokenVerifier;
+use auction_aws::push::SignedPusher;
+use auction_core::clock::Clock;
+use auction_core::ports::{
+    AuctionStore, BidStore, ConnectionStore, Departures, EventPublisher, GroupStore, Outbox,
+    Pusher, RateLimiter, TickerLease,
+};
+use auction_core::rate::RateLimit;
+use auction_core::services::{Bidding, BiddingDeps, Catalog, Membership};
+
+use crate::clock::SystemClock;
+use crate::config::{self, ConfigError};
 use crate::fanout::FanOut;
-use crate::push::SignedPusher;
-use crate::ticker::TickerDeps;
+use crate::http::HttpDeps;
+use crate::notifier::Notifier;
+use crate::ticker::{TickerConfig, TickerDeps};
 use crate::ws::WsDeps;
 
-/// JSON logs to stdout (CloudWatch), filtered by `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
-pub fn init_tracing() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into())
-        .to_lowercase();
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_current_span(false)
-        .without_time() // CloudWatch stamps every line
-        .with_target(false)
-        .try_init();
+/// The two tables and the sharding of groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// The connections table's name.
+    pub connections: String,
+    /// The auctions table's name.
+    pub auctions: String,
+    /// Membership shards per auction (fixed while connections exist).
+    pub membership_shards: u32,
 }
 
-/// The AWS SDK configuration from the environment (region, credentials, and endpoint overrides
-/// such as `AWS_ENDPOINT_URL_DYNAMODB`).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(infra::http_client())
-        .load()
-        .await
+/// Every adapter of the ports, built once per process.
+#[derive(Clone)]
+pub struct Adapters {
+    /// Auctions.
+    pub auctions: Arc<dyn AuctionStore>,
+    /// Bid records and sales.
+    pub bids: Arc<dyn BidStore>,
+    /// The outbox of announcements.
+    pub outbox: Arc<dyn Outbox>,
+    /// The ticker's lease.
+    pub lease: Arc<dyn TickerLease>,
+    /// Connections.
+    pub connections: Arc<dyn ConnectionStore>,
+    /// Groups and viewer counts.
+    pub groups: Arc<dyn GroupStore>,
+    /// Rate-limit budgets.
+    pub rate_limits: Arc<dyn RateLimiter>,
+    /// Departures.
+    pub departures: Arc<dyn Departures>,
+    /// The event bus.
+    pub publisher: Arc<dyn EventPublisher>,
+    /// The Management API.
+    pub pusher: Arc<dyn Pusher>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
 }
 
-/// The dependencies of the WebSocket route handlers, from the environment.
-///
-/// # Errors
-/// [`ConfigError`] naming the missing or invalid variable.
-pub async fn ws_deps_from_env() -> Result<WsDeps, ConfigError> {
-    let stores = StoreConfig::from_env()?;
-    let join_rate = config::join_rate_limit_from_env()?;
-    let endpoint = config::management_endpoint_from_env()?;
-    let sdk = sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let pusher = pusher(&sdk, &endpoint)?;
-    Ok(WsDeps {
-        connections: Arc::new(DynamoConnections::new(
+impl Adapters {
+    /// The DynamoDB adapters over `dynamo` and `tables`, with the given bus, pusher and clock.
+    #[must_use]
+    pub fn new(
+        dynamo: &aws_sdk_dynamodb::Client,
+        tables: &Tables,
+        publisher: Arc<dyn EventPublisher>,
+        pusher: Arc<dyn Pusher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let groups = DynamoGroups::new(
             dynamo.clone(),
-            stores.connections_table,
-            stores.membership_shards,
-        )),
-        auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
-        pusher: Arc::new(pusher),
-        join_rate,
-    })
-}
+            &tables.connections,
+            tables.membership_shards,
+        );
+        Self {
+            auctions: Arc::new(DynamoAuctions::new(dynamo.clone(), &tables.auctions)),
+            bids: Arc::new(DynamoBids::new(dynamo.clone(), &tables.auctions)),
+            outbox: Arc::new(DynamoOutbox::new(dynamo.clone(), &tables.auctions)),
+            lease: Arc::new(DynamoTickerLease::new(dynamo.clone(), &tables.auctions)),
+            connections: Arc::new(DynamoConnections::new(
+                dynamo.clone(),
+                &tables.connections,
+                groups.clone(),
+            )),
+            groups: Arc::new(groups),
+            rate_limits: Arc::new(DynamoRateLimits::new(dynamo.clone(), &tables.connections)),
+            departures: Arc::new(DynamoDepartures::new(dynamo.clone(), &tables.connections)),
+            publisher,
+            pusher,
+            clock,
+        }
+    }
 
-/// The dependencies of the HTTP API, from the environment.
-///
-/// # Errors
-/// [`ConfigError`] naming the missing or invalid variable.
-pub async fn api_deps_from_env() -> Result<crate::api::ApiDeps, ConfigError> {
-    let stores = StoreConfig::from_env()?;
-    let verifier = crate::auth::TokenVerifier::new(config::auth_from_env()?);
-    let bid_rate = config::bid_rate_limit_from_env()?;
-    let bus = config::event_bus_from_env()?;
-    let sdk = sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    Ok(crate::api::ApiDeps {
-        connections: Arc::new(DynamoConnections::new(
-            dynamo.clone(),
-            stores.connections_table,
-            stores.membership_shards,
-        )),
-        auctions: Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table)),
-        verifier,
-        publisher: Arc::new(EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&sdk),
-            bus,
-        )),
-        bid_rate,
-        finished: Arc::default(),
-    })
-}
+    /// The adapters of a deployed function: tables, bus and Management API endpoint from the
+    /// environment (`template.yaml` sets them for every function), the SDK's configuration
+    /// from the environment, the wall clock.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the missing or invalid variable.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let tables = config::tables()?;
+        let bus = config::event_bus()?;
+        let endpoint = config::management_endpoint()?;
+        let sdk = auction_aws::sdk::from_env().await;
+        let pusher =
+            SignedPusher::new(&sdk, &endpoint).map_err(|e| ConfigError::Invalid {
+                key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
+                reason: e.to_string(),
+            })?;
+        Ok(Self::new(
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            &tables,
+            Arc::new(EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(&sdk),
+                bus,
+            )),
+            Arc::new(pusher),
+            Arc::new(SystemClock),
+        ))
+    }
 
-/// The Management API pusher for `endpoint`, signing with `sdk`'s region and credentials.
-///
-/// # Errors
-/// [`ConfigError`] when the endpoint is not a URL or the environment lacks a region.
-pub fn pusher(sdk: &aws_config::SdkConfig, endpoint: &str) -> Result<SignedPusher, ConfigError> {
-    SignedPusher::new(sdk, endpoint).map_err(|e| ConfigError::Invalid {
-        key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
-        reason: e.to_string(),
-    })
-}
+    /// The membership use cases, with `join_rate` Join/Leave calls per connection.
+    #[must_use]
+    pub fn membership(&self, join_rate: RateLimit) -> Membership {
+        Membership {
+            connections: Arc::clone(&self.connections),
+            groups: Arc::clone(&self.groups),
+            rate_limits: Arc::clone(&self.rate_limits),
+            auctions: Arc::clone(&self.auctions),
+            departures: Arc::clone(&self.departures),
+            clock: Arc::clone(&self.clock),
+            join_rate,
+        }
+    }
 
-/// The notifier's fan-out, from the environment.
-///
-/// # Errors
-/// [`ConfigError`] naming the missing or invalid variable.
-pub async fn fanout_from_env() -> Result<FanOut, ConfigError> {
-    let stores = StoreConfig::from_env()?;
-    let endpoint = config::management_endpoint_from_env()?;
-    let concurrency = config::fanout_concurrency_from_env()?;
-    let sdk = sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    Ok(FanOut::new(
-        Arc::new(DynamoConnections::new(
-            dynamo,
-            stores.connections_table,
-            stores.membership_shards,
-        )),
-        Arc::new(pusher(&sdk, &endpoint)?),
-        concurrency,
-    ))
-}
+    /// What the WebSocket route handlers need.
+    #[must_use]
+    pub fn ws(&self, join_rate: RateLimit) -> WsDeps {
+        WsDeps {
+            membership: Arc::new(self.membership(join_rate)),
+            pusher: Arc::clone(&self.pusher),
+            clock: Arc::clone(&self.clock),
+        }
+    }
 
-/// The price ticker's dependencies, from the environment.
-///
-/// # Errors
-/// [`ConfigError`] naming the missing or invalid variable.
-pub async fn ticker_deps_from_env() -> Result<TickerDeps, ConfigError> {
-    let stores = StoreConfig::from_env()?;
-    let endpoint = config::management_endpoint_from_env()?;
-    let concurrency = config::fanout_concurrency_from_env()?;
-    let bus = config::event_bus_from_env()?;
-    let ticker = config::ticker_from_env()?;
-    let sdk = sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let connections = Arc::new(DynamoConnections::new(
-        dynamo.clone(),
-        stores.connections_table,
-        stores.membership_shards,
-    ));
-    let auctions = Arc::new(DynamoAuctions::new(dynamo, stores.auctions_table));
-    Ok(TickerDeps {
-        auctions: auctions.clone(),
-        connections: connections.clone(),
-        lease: auctions,
-        publisher: Arc::new(EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&sdk),
-            bus,
-        )),
-        fanout: FanOut::new(connections, Arc::new(pusher(&sdk, &endpoint)?), concurrency),
-        config: ticker,
-    })
+    /// What the HTTP API needs.
+    #[must_use]
+    pub fn http(&self, verifier: TokenVerifier, bid_rate: RateLimit) -> HttpDeps {
+        HttpDeps {
+            verifier,
+            catalog: Arc::new(Catalog {
+                auctions: Arc::clone(&self.auctions),
+                groups: Arc::clone(&self.groups),
+                publisher: Arc::clone(&self.publisher),
+                clock: Arc::clone(&self.clock),
+            }),
+            bidding: Arc::new(Bidding::new(BiddingDeps {
+                auctions: Arc::clone(&self.auctions),
+                bids: Arc::clone(&self.bids),
+                outbox: Arc::clone(&self.outbox),
+                rate_limits: Arc::clone(&self.rate_limits),
+                publisher: Arc::clone(&self.publisher),
+                clock: Arc::clone(&self.clock),
+                bid_rate,
+            })),
+        }
+    }
+
+    /// The fan-out, with at most `concurrency` posts in flight.
+    #[must_use]
+    pub fn fanout(&self, concurrency: usize) -> FanOut {
+        FanOut::new(
+            Arc::clone(&self.connections),
+            Arc::clone(&self.groups),
+            Arc::clone(&self.pusher),
+            concurrency,
+        )
+    }
+
+    /// The notifier, fanning out with at most `concurrency` posts in flight.
+    #[must_use]
+    pub fn notifier(&self, concurrency: usize) -> Notifier {
+        Notifier {
+            fanout: self.fanout(concurrency),
+            clock: Arc::clone(&self.clock),
+        }
+    }
+
+    /// The price ticker.
+    #[must_use]
+    pub fn ticker(&self, config: TickerConfig, fanout_concurrency: usize) -> TickerDeps {
+        TickerDeps {
+            auctions: Arc::clone(&self.auctions),
+            outbox: Arc::clone(&self.outbox),
+            groups: Arc::clone(&self.groups),
+            lease: Arc::clone(&self.lease),
+            publisher: Arc::clone(&self.publisher),
+            fanout: self.fanout(fanout_concurrency),
+            clock: Arc::clone(&self.clock),
+            config,
+        }
+    }
 }

@@ -1,6 +1,11 @@
-//! Configuration from the environment, read once per process (never per invocation).
+//! Configuration from the environment, read once per process (never per invocation). This module
+//! only reads: each setting's type and default belong to the module that uses it
+//! ([`crate::ticker::TickerConfig`], [`auction_core::rate::RateLimit`], …).
 
-use crate::auth::{AuthConfig, KeySource, LOCAL_DEV_SECRET};
+use std::time::Duration;
+
+use auction_aws::jwt::{AuthConfig, KeySource};
+use auction_core::rate::RateLimit;
 
 /// Environment keys, as `template.yaml` sets them.
 pub mod keys {
@@ -67,24 +72,6 @@ pub enum ConfigError {
     },
 }
 
-/// A per-connection fixed-window rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Calls allowed per window.
-    pub max_calls: u32,
-    /// The window's length.
-    pub window_seconds: u32,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        Self {
-            max_calls: 10,
-            window_seconds: 10,
-        }
-    }
-}
-
 fn var(key: &'static str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
 }
@@ -106,43 +93,30 @@ where
     }
 }
 
-/// The tables and their sharding.
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    /// Connections table name.
-    pub connections_table: String,
-    /// Auctions table name.
-    pub auctions_table: String,
-    /// Membership shards per auction.
-    pub membership_shards: u32,
-}
-
-impl StoreConfig {
-    /// Reads the tables from the environment.
-    ///
-    /// # Errors
-    /// [`ConfigError`] when a table name is missing or the shard count is not 1–100.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let membership_shards = parsed(keys::MEMBERSHIP_SHARDS, 1_u32)?;
-        if !(1..=crate::dynamo::MAX_MEMBERSHIP_SHARDS).contains(&membership_shards) {
-            return Err(ConfigError::Invalid {
-                key: keys::MEMBERSHIP_SHARDS,
-                reason: "must be from 1 to 100".into(),
-            });
-        }
-        Ok(Self {
-            connections_table: required(keys::CONNECTIONS_TABLE)?,
-            auctions_table: required(keys::AUCTIONS_TABLE)?,
-            membership_shards,
-        })
+/// Reads the tables and their sharding.
+///
+/// # Errors
+/// [`ConfigError`] when a table name is missing or the shard count is not 1–100.
+pub fn tables() -> Result<crate::compose::Tables, ConfigError> {
+    let membership_shards = parsed(keys::MEMBERSHIP_SHARDS, 1_u32)?;
+    if !(1..=auction_aws::dynamo::MAX_MEMBERSHIP_SHARDS).contains(&membership_shards) {
+        return Err(ConfigError::Invalid {
+            key: keys::MEMBERSHIP_SHARDS,
+            reason: "must be from 1 to 100".into(),
+        });
     }
+    Ok(crate::compose::Tables {
+        connections: required(keys::CONNECTIONS_TABLE)?,
+        auctions: required(keys::AUCTIONS_TABLE)?,
+        membership_shards,
+    })
 }
 
 /// Reads token verification settings from the environment.
 ///
 /// # Errors
 /// [`ConfigError`] when neither or both of `JWT_SECRET` and `JWKS_URL` are set.
-pub fn auth_from_env() -> Result<AuthConfig, ConfigError> {
+pub fn auth() -> Result<AuthConfig, ConfigError> {
     let keys = match (var(keys::JWT_SECRET), var(keys::JWKS_URL)) {
         (Some(secret), None) => KeySource::Secret(secret.into_bytes()),
         (None, Some(url)) => KeySource::Jwks(url),
@@ -177,25 +151,6 @@ pub fn auth_from_env() -> Result<AuthConfig, ConfigError> {
     })
 }
 
-/// The local development settings `auction-local` uses.
-#[must_use]
-pub fn local_auth() -> AuthConfig {
-    AuthConfig {
-        keys: KeySource::Secret(LOCAL_DEV_SECRET.as_bytes().to_vec()),
-        tenant_claim: "tenant".into(),
-        roles_claim: "roles".into(),
-        issuer: None,
-        audience: None,
-        anonymous_viewing: true,
-    }
-}
-
-/// The default per-user bid limit: ten bids a second.
-pub const DEFAULT_BID_RATE: RateLimit = RateLimit {
-    max_calls: 10,
-    window_seconds: 1,
-};
-
 fn rate_limit_from_env(
     limit_key: &'static str,
     window_key: &'static str,
@@ -218,11 +173,11 @@ fn rate_limit_from_env(
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
-pub fn join_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
+pub fn join_rate() -> Result<RateLimit, ConfigError> {
     rate_limit_from_env(
         keys::JOIN_RATE_LIMIT,
         keys::JOIN_RATE_WINDOW_SECONDS,
-        RateLimit::default(),
+        RateLimit::JOIN_DEFAULT,
     )
 }
 
@@ -230,11 +185,11 @@ pub fn join_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
-pub fn bid_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
+pub fn bid_rate() -> Result<RateLimit, ConfigError> {
     rate_limit_from_env(
         keys::BID_RATE_LIMIT,
         keys::BID_RATE_WINDOW_SECONDS,
-        DEFAULT_BID_RATE,
+        RateLimit::BID_DEFAULT,
     )
 }
 
@@ -242,7 +197,7 @@ pub fn bid_rate_limit_from_env() -> Result<RateLimit, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Missing`].
-pub fn event_bus_from_env() -> Result<String, ConfigError> {
+pub fn event_bus() -> Result<String, ConfigError> {
     required(keys::EVENT_BUS_NAME)
 }
 
@@ -250,25 +205,35 @@ pub fn event_bus_from_env() -> Result<String, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
-pub fn ticker_from_env() -> Result<crate::ticker::TickerConfig, ConfigError> {
-    let seconds_or =
-        |key: &'static str, default: u32| -> Result<std::time::Duration, ConfigError> {
-            let value: u32 = parsed(key, default)?;
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    key,
-                    reason: "must be at least 1".into(),
-                });
-            }
-            Ok(std::time::Duration::from_secs(u64::from(value)))
-        };
-    let seconds = |key: &'static str| seconds_or(key, 5);
+pub fn ticker() -> Result<crate::ticker::TickerConfig, ConfigError> {
+    let defaults = crate::ticker::TickerConfig::default();
+    let seconds = |key: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        let default = u32::try_from(default.as_secs()).unwrap_or(u32::MAX);
+        let value: u32 = parsed(key, default)?;
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Duration::from_secs(u64::from(value)))
+    };
     Ok(crate::ticker::TickerConfig {
-        price_update_interval: seconds(keys::PRICE_UPDATE_INTERVAL_SECONDS)?,
-        viewer_count_interval: seconds(keys::VIEWER_COUNT_INTERVAL_SECONDS)?,
-        post_budget_per_second: parsed(keys::TICKER_POST_BUDGET_PER_SECOND, 5_000_u32)?.max(1),
-        run_for: seconds_or(keys::TICKER_RUN_SECONDS, 60)?,
-        ..crate::ticker::TickerConfig::default()
+        price_update_interval: seconds(
+            keys::PRICE_UPDATE_INTERVAL_SECONDS,
+            defaults.price_update_interval,
+        )?,
+        viewer_count_interval: seconds(
+            keys::VIEWER_COUNT_INTERVAL_SECONDS,
+            defaults.viewer_count_interval,
+        )?,
+        post_budget_per_second: parsed(
+            keys::TICKER_POST_BUDGET_PER_SECOND,
+            defaults.post_budget_per_second,
+        )?
+        .max(1),
+        run_for: seconds(keys::TICKER_RUN_SECONDS, defaults.run_for)?,
+        ..defaults
     })
 }
 
@@ -276,7 +241,7 @@ pub fn ticker_from_env() -> Result<crate::ticker::TickerConfig, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
-pub fn fanout_concurrency_from_env() -> Result<usize, ConfigError> {
+pub fn fanout_concurrency() -> Result<usize, ConfigError> {
     let value = parsed(keys::FANOUT_CONCURRENCY, crate::fanout::DEFAULT_CONCURRENCY)?;
     if value == 0 {
         return Err(ConfigError::Invalid {
@@ -291,6 +256,12 @@ pub fn fanout_concurrency_from_env() -> Result<usize, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::Missing`].
-pub fn management_endpoint_from_env() -> Result<String, ConfigError> {
+pub fn management_endpoint() -> Result<String, ConfigError> {
     required(keys::WEBSOCKET_MANAGEMENT_ENDPOINT)
+}
+
+/// Reads the CloudWatch namespace of the metrics, when set.
+#[must_use]
+pub fn metrics_namespace() -> Option<String> {
+    var(keys::METRICS_NAMESPACE)
 }

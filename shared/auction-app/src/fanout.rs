@@ -1,11 +1,12 @@
-//! The one fan-out routine (DESIGN.md "Fan-out"), used by the notifier and the price ticker.
+//! The one fan-out routine (docs/architecture.md, "Fan-out"), used by the notifier and the price
+//! ticker.
 //!
 //! API Gateway has no broadcast: one `PostToConnection` per recipient. Recipients are streamed
 //! (pages of members from every shard in parallel, the next page read while the posts of the last
 //! one run), at most `concurrency` posts are in flight, 429 and 5xx are retried with backoff,
 //! and a 410 removes the connection with its memberships and counts. Work is O(recipients):
 //! nothing is read per recipient. Each fan-out records its duration and counts through
-//! [`crate::telemetry`].
+//! [`auction_core::telemetry`].
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -15,14 +16,14 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use crate::domain::{AuctionId, EpochMillis, Member};
-use crate::ports::{ConnectionStore, StoreError};
-use crate::push::{PushError, Pusher};
+use auction_core::domain::{AuctionId, EpochMillis, Member};
+use auction_core::frames::Frame;
+use auction_core::ports::{ConnectionStore, GroupStore, PushError, Pusher, StoreError};
 
 /// Posts in flight per fan-out unless configured otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 /// Group members queued for posting before the next page is read: about one page of
-/// `DynamoConnections` (`crate::dynamo::connections::MEMBER_PAGE`).
+/// `DynamoGroups` (`auction_aws::dynamo::connections_table::MEMBER_PAGE`).
 const READ_AHEAD: usize = 1_000;
 /// Retries of a throttled or failed post (after the first attempt).
 const MAX_RETRIES: u32 = 3;
@@ -65,6 +66,7 @@ pub struct FanOutReport {
 #[derive(Clone)]
 pub struct FanOut {
     connections: Arc<dyn ConnectionStore>,
+    groups: Arc<dyn GroupStore>,
     pusher: Arc<dyn Pusher>,
     concurrency: usize,
 }
@@ -82,31 +84,35 @@ impl FanOut {
     #[must_use]
     pub fn new(
         connections: Arc<dyn ConnectionStore>,
+        groups: Arc<dyn GroupStore>,
         pusher: Arc<dyn Pusher>,
         concurrency: usize,
     ) -> Self {
         Self {
             connections,
+            groups,
             pusher,
             concurrency: concurrency.max(1),
         }
     }
 
-    /// Sends `payload` (a frame of type `frame`) to `audience` at `now`, and reports.
+    /// Sends `frame`, stamped `now` and encoded once, to `audience`, and reports.
     ///
     /// # Errors
     /// [`StoreError`] when the recipients could not be read; posts to those read before the
     /// failure were made.
     pub fn send<'a>(
         &'a self,
-        frame: &'static str,
+        frame: &'a Frame,
         audience: &'a Audience,
-        payload: &'a str,
         now: EpochMillis,
     ) -> futures::future::BoxFuture<'a, Result<FanOutReport, StoreError>> {
         // Boxed: the stream combinators' closures borrow, and a concrete `Send` future here keeps
         // callers (the Lambda runtime, the local invoker) free of higher-ranked lifetime errors.
-        Box::pin(self.send_inner(frame, audience, payload, now))
+        Box::pin(async move {
+            let payload = frame.encode(now);
+            self.send_inner(frame.kind(), audience, &payload, now).await
+        })
     }
 
     async fn send_inner(
@@ -154,7 +160,7 @@ impl FanOut {
             } => {
                 // Group pages stream in from every shard; posts start with the first page, and
                 // the next page is read while the posts of this one are under way.
-                let mut pages = self.connections.members(auction_id, now);
+                let mut pages = self.groups.members(auction_id, now);
                 // A member can be seen twice only across a shard re-read; never post twice.
                 let mut seen = HashSet::new();
                 let mut queued = VecDeque::new();
@@ -207,7 +213,7 @@ impl FanOut {
 
 /// The fan-out's metrics and its debug line.
 fn record(frame: &'static str, report: &FanOutReport) {
-    use crate::telemetry as m;
+    use auction_core::telemetry as m;
     #[allow(clippy::cast_precision_loss)] // milliseconds stay far below 2^52
     metrics::histogram!(m::FAN_OUT_DURATION, "Frame" => frame).record(report.duration_ms as f64);
     metrics::counter!(m::FAN_OUT_RECIPIENTS, "Frame" => frame).increment(report.recipients);

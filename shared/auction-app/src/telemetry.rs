@@ -31,16 +31,14 @@ pub struct MetricsError(String);
 pub fn lambda_metrics(
     flush_every: Option<Duration>,
 ) -> Result<&'static metrics_cloudwatch_embedded::Collector, MetricsError> {
-    let namespace = std::env::var(crate::config::keys::METRICS_NAMESPACE)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    let namespace =
+        crate::config::metrics_namespace().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     let mut builder = metrics_cloudwatch_embedded::Builder::new().cloudwatch_namespace(namespace);
     if let Some(interval) = flush_every {
         builder = builder.with_auto_flush_writer(interval, WholeLines::default);
     }
     let collector = builder.init().map_err(|e| MetricsError(e.to_string()))?;
-    describe();
+    auction_core::telemetry::describe();
     Ok(collector)
 }
 
@@ -70,9 +68,25 @@ impl Drop for WholeLines {
     }
 }
 
+/// JSON logs to stdout (CloudWatch), filtered by `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
+pub fn init_tracing() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into())
+        .to_lowercase();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_current_span(false)
+        .without_time() // CloudWatch stamps every line
+        .with_target(false)
+        .try_init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auction_core::telemetry::{FAN_OUT_DURATION, MESSAGES_SENT, RECONNECTIONS};
 
     /// The one test of this binary that installs the global recorder: the EMF lines a fan-out's
     /// metrics become in Lambda.

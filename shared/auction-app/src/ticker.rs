@@ -1,5 +1,5 @@
-//! The price ticker (PROTOCOL.md section 4, DESIGN.md "Fan-out"). EventBridge starts a run every
-//! minute; a run ticks once a second and stops before its timeout. A lease row keeps two runs
+//! The price ticker (docs/protocol.md section 4, docs/architecture.md "Fan-out"). EventBridge
+//! starts a run every minute; a run ticks once a second and stops before its timeout. A lease row keeps two runs
 //! from ticking together and carries the push state from one run to the next, so throttling
 //! holds across the minute boundary.
 //!
@@ -13,7 +13,7 @@
 //!   sale's own record failed) and `AuctionEnded` is published; if publishing fails, the end is
 //!   kept in the state and published on a later tick.
 //!
-//! Each tick also sweeps the bid outbox ([`crate::announce::sweep_outbox`]).
+//! Each tick also sweeps the bid outbox ([`auction_core::services::announce::sweep_outbox`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,12 +23,16 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::announce::sweep_outbox;
-use crate::domain::{Auction, EndReason, Ending, EpochMillis, Phase};
-use crate::events::{AuctionEndedDetail, DomainEvent, EventPublisher};
+use auction_core::clock::Clock;
+use auction_core::domain::{Auction, EndReason, Ending, EpochMillis, Phase};
+use auction_core::events::{AuctionEndedDetail, DomainEvent};
+use auction_core::frames::{Frame, PriceUpdated, ViewerCountUpdated};
+use auction_core::ports::{
+    AuctionStore, EventPublisher, GroupStore, Outbox, StoreError, TickerLease,
+};
+use auction_core::services::announce::sweep_outbox;
+
 use crate::fanout::{Audience, FanOut};
-use crate::frames::encode;
-use crate::ports::{AuctionStore, ConnectionStore, StoreError, TickerLease};
 
 /// Timing of the ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,19 +107,23 @@ pub struct TickerState {
     pub post_tokens: i64,
 }
 
-/// What the ticker needs.
+/// What the ticker needs ([`crate::compose::Adapters::ticker`]).
 #[derive(Clone)]
 pub struct TickerDeps {
-    /// Auctions (the live list) and the outbox.
+    /// Auctions (the live list, recorded ends).
     pub auctions: Arc<dyn AuctionStore>,
+    /// The outbox it sweeps.
+    pub outbox: Arc<dyn Outbox>,
     /// Viewer counters.
-    pub connections: Arc<dyn ConnectionStore>,
+    pub groups: Arc<dyn GroupStore>,
     /// The lease.
     pub lease: Arc<dyn TickerLease>,
     /// `AuctionEnded` and outbox events.
     pub publisher: Arc<dyn EventPublisher>,
     /// Pushes.
     pub fanout: FanOut,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
     /// Timing.
     pub config: TickerConfig,
 }
@@ -134,24 +142,6 @@ pub struct RunReport {
     pub viewer_pushes: u64,
     /// Ends recorded.
     pub ends: u64,
-}
-
-/// The `PriceUpdated` frame's data.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PriceUpdatedData<'a> {
-    auction_id: &'a str,
-    current_price: crate::domain::money::MajorUnits,
-    currency: &'static str,
-    drops_remaining: i64,
-}
-
-/// The `ViewerCountUpdated` frame's data.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ViewerCountData<'a> {
-    auction_id: &'a str,
-    active_viewers: u64,
 }
 
 /// Whether a price push is due: the price changed, and the throttle allows it (or the auction is
@@ -207,7 +197,7 @@ impl TickerDeps {
         let state = loop {
             if let Some(state) = self
                 .lease
-                .acquire(&owner, EpochMillis::now(), LEASE_HOLD_MS)
+                .acquire(&owner, self.clock.now(), LEASE_HOLD_MS)
                 .await?
             {
                 break state;
@@ -228,7 +218,7 @@ impl TickerDeps {
             if Instant::now() >= stop_at {
                 break;
             }
-            if let Err(e) = self.tick(&mut state, EpochMillis::now(), &mut report).await {
+            if let Err(e) = self.tick(&mut state, self.clock.now(), &mut report).await {
                 tracing::error!(error = ?e, "tick failed; the next tick retries");
             }
             report.ticks += 1;
@@ -236,7 +226,7 @@ impl TickerDeps {
                 let saved = serde_json::to_string(&state).unwrap_or_default();
                 match self
                     .lease
-                    .renew(&owner, EpochMillis::now(), LEASE_HOLD_MS, &saved)
+                    .renew(&owner, self.clock.now(), LEASE_HOLD_MS, &saved)
                     .await
                 {
                     Ok(true) => {}
@@ -308,9 +298,9 @@ impl TickerDeps {
         }
         let in_groups: u64 = state.auctions.values().filter_map(|p| p.viewers).sum();
         #[allow(clippy::cast_precision_loss)] // a count far below 2^52
-        metrics::gauge!(crate::telemetry::ACTIVE_CONNECTIONS).set(in_groups as f64);
+        metrics::gauge!(auction_core::telemetry::ACTIVE_CONNECTIONS).set(in_groups as f64);
 
-        if let Err(e) = sweep_outbox(&*self.auctions, &*self.publisher, now).await {
+        if let Err(e) = sweep_outbox(&*self.auctions, &*self.outbox, &*self.publisher, now).await {
             tracing::warn!(error = ?e, "outbox sweep failed");
         }
         Ok(())
@@ -420,22 +410,17 @@ impl TickerDeps {
 
     async fn push_price(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) -> bool {
         let price = auction.current_price(now);
-        let data = PriceUpdatedData {
-            auction_id: auction.id.as_str(),
+        let frame = Frame::PriceUpdated(PriceUpdated {
+            auction_id: auction.id.clone(),
             current_price: auction.currency.major(price),
             currency: auction.currency.code(),
             drops_remaining: auction.schedule.drops_remaining(now),
-        };
-        let payload = encode("PriceUpdated", &data, now);
+        });
         let audience = Audience::Group {
             auction_id: auction.id.clone(),
             except_user: None,
         };
-        match self
-            .fanout
-            .send("PriceUpdated", &audience, &payload, now)
-            .await
-        {
+        match self.fanout.send(&frame, &audience, now).await {
             Ok(_) => {
                 // The event is the drop that set this price (or the start, before any drop).
                 let schedule = &auction.schedule;
@@ -443,7 +428,11 @@ impl TickerDeps {
                     + schedule.drops_elapsed(now)
                         * i64::from(schedule.drop_interval_seconds())
                         * 1000;
-                crate::telemetry::event_latency("PriceUpdated", EpochMillis(dropped_at), now);
+                auction_core::telemetry::event_latency(
+                    frame.kind(),
+                    EpochMillis(dropped_at),
+                    now,
+                );
                 push.price = Some(price.minor_units());
                 push.price_at = Some(now.0);
                 true
@@ -469,7 +458,7 @@ impl TickerDeps {
         {
             return false;
         }
-        let count = match self.connections.viewer_count(&auction.id, now).await {
+        let count = match self.groups.viewer_count(&auction.id, now).await {
             Ok(count) => count,
             Err(e) => {
                 tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read");
@@ -481,20 +470,15 @@ impl TickerDeps {
             push.viewers = Some(count);
             return false;
         }
-        let data = ViewerCountData {
-            auction_id: auction.id.as_str(),
+        let frame = Frame::ViewerCountUpdated(ViewerCountUpdated {
+            auction_id: auction.id.clone(),
             active_viewers: count,
-        };
-        let payload = encode("ViewerCountUpdated", &data, now);
+        });
         let audience = Audience::Group {
             auction_id: auction.id.clone(),
             except_user: None,
         };
-        match self
-            .fanout
-            .send("ViewerCountUpdated", &audience, &payload, now)
-            .await
-        {
+        match self.fanout.send(&frame, &audience, now).await {
             Ok(_) => {
                 push.viewers = Some(count);
                 true

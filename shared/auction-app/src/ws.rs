@@ -1,11 +1,21 @@
-//! The WebSocket route handlers: the seed's `AuctionHub` as API Gateway routes.
+//! The WebSocket API's functions: the `$connect` authorizer and the five routes.
 //!
-//! Plain async functions over the real Lambda event types, called by each function's `main.rs`,
-//! by `auction-local` and by tests. Replies go through the Management API ([`Pusher`]), never in
-//! `$connect` (the connection is not open until it returns).
+//! Each handler turns the API Gateway event into a call of a use case
+//! ([`auction_core::services::Membership`]) and its answer into a reply and a status code.
+//! Replies go through the Management API ([`Pusher`]), never in `$connect` (the connection is not
+//! open until it returns). Called by each function's `main.rs` (through [`crate::lambda`]), by
+//! `auction-local` and by tests.
 
 use std::sync::Arc;
 
+use auction_aws::jwt::{AuthError, TokenVerifier};
+use auction_core::clock::Clock;
+use auction_core::domain::{AuctionId, EpochMillis, PUBLIC_TENANT};
+use auction_core::frames::{Empty, ErrorCode, Frame};
+use auction_core::identity::Identity;
+use auction_core::ports::{PushError, Pusher, StoreError};
+use auction_core::services::{Membership, MembershipError};
+use auction_core::telemetry;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
@@ -13,25 +23,62 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
 
-use crate::auth::{AuthError, Identity, TokenVerifier, roles_from_context, roles_to_context};
-use crate::config::RateLimit;
-use crate::domain::{AuctionId, Connection, EpochMillis, PUBLIC_TENANT};
-use crate::frames::{self, ErrorCode};
-use crate::ports::{AuctionStore, ConnectionStore, JoinError};
-use crate::push::{PushError, Pusher};
-use crate::telemetry;
-
-/// What the route handlers need, built once per process.
+/// What the route handlers need, built once per process ([`crate::compose::Adapters::ws`]).
 #[derive(Clone)]
 pub struct WsDeps {
-    /// Connections and groups.
-    pub connections: Arc<dyn ConnectionStore>,
-    /// Auctions.
-    pub auctions: Arc<dyn AuctionStore>,
-    /// The Management API.
+    /// The membership use cases.
+    pub membership: Arc<Membership>,
+    /// The Management API, for replies.
     pub pusher: Arc<dyn Pusher>,
-    /// The Join/Leave limit per connection.
-    pub join_rate: RateLimit,
+    /// The time, for `sentAt`.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A route of the WebSocket API, each its own function in `template.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `$connect`.
+    Connect,
+    /// `JoinAuction`.
+    JoinAuction,
+    /// `LeaveAuction`.
+    LeaveAuction,
+    /// `$default`: anything else, `Ping` included.
+    Default,
+    /// `$disconnect`.
+    Disconnect,
+}
+
+impl Route {
+    /// The route of a route key (`$request.body.action`'s value, or a `$` key).
+    #[must_use]
+    pub fn for_key(route_key: &str) -> Self {
+        match route_key {
+            "$connect" => Self::Connect,
+            "$disconnect" => Self::Disconnect,
+            "JoinAuction" => Self::JoinAuction,
+            "LeaveAuction" => Self::LeaveAuction,
+            _ => Self::Default,
+        }
+    }
+
+    /// Runs the route's handler.
+    ///
+    /// # Errors
+    /// [`HandlerError`] as each handler documents.
+    pub async fn handle(
+        self,
+        deps: &WsDeps,
+        event: ApiGatewayWebsocketProxyRequest,
+    ) -> Result<ApiGatewayProxyResponse, HandlerError> {
+        match self {
+            Self::Connect => connect(deps, event).await,
+            Self::JoinAuction => join_auction(deps, event).await,
+            Self::LeaveAuction => leave_auction(deps, event).await,
+            Self::Default => default_route(deps, event).await,
+            Self::Disconnect => disconnect(deps, event).await,
+        }
+    }
 }
 
 /// Why a handler failed. Clients never see these; they get an `Error` frame or a status code.
@@ -42,7 +89,7 @@ pub enum HandlerError {
     MalformedEvent(&'static str),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] crate::ports::StoreError),
+    Store(#[from] StoreError),
     /// A reply could not be posted.
     #[error(transparent)]
     Push(#[from] PushError),
@@ -67,6 +114,25 @@ pub mod context {
     pub const TENANT_ID: &str = "tenantId";
     /// Comma-separated roles.
     pub const ROLES: &str = "roles";
+}
+
+/// Roles, as the authorizer context carries them (context values must be strings).
+#[must_use]
+pub fn roles_to_context(roles: &[String]) -> String {
+    roles.join(",")
+}
+
+/// Roles back from the authorizer context: sorted, without repeats.
+#[must_use]
+pub fn roles_from_context(value: &str) -> Vec<String> {
+    let mut roles: Vec<String> = value
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
 }
 
 fn bearer(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<String> {
@@ -168,9 +234,6 @@ fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Identity {
     }
 }
 
-/// How far `$connect`'s `connectedAt` may be from the clock before the clock is trusted instead.
-const CONNECTED_AT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
-
 /// `$connect`: records the connection with its identity and expiry. Never posts.
 ///
 /// # Errors
@@ -180,44 +243,11 @@ pub async fn connect(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let identity = identity_of(&event);
-    // At $connect the connection opens now; a connectedAt minutes away from the clock is an
-    // event replayed by hand (tests/events) or a skewed clock, and would expire the row early.
-    let now = EpochMillis::now();
-    let connected_at = match event.request_context.connected_at {
-        at if (now.0 - at).abs() <= CONNECTED_AT_TOLERANCE_MS => EpochMillis(at),
-        _ => now,
-    };
-    let connection = Connection::new(
-        id,
-        identity.user_id,
-        identity.tenant_id,
-        identity.roles,
-        connected_at,
-    );
-    if let Err(e) = deps.connections.put(&connection).await {
-        metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Error").increment(1);
-        return Err(e.into());
-    }
-    if let Some(user_id) = &connection.user_id {
-        count_reconnection(deps, &connection.tenant_id, user_id, connected_at).await;
-    }
+    let connected_at = EpochMillis(event.request_context.connected_at);
+    deps.membership
+        .connect(id, identity_of(&event), connected_at)
+        .await?;
     Ok(respond(200))
-}
-
-/// Counts a reconnection when the user lost a joined connection within the window. Best
-/// effort: the metric never fails a handshake.
-async fn count_reconnection(deps: &WsDeps, tenant_id: &str, user_id: &str, now: EpochMillis) {
-    match deps.connections.take_departure(tenant_id, user_id).await {
-        Ok(Some(left_at)) => {
-            let window = i64::try_from(telemetry::RECONNECT_WINDOW.as_millis()).unwrap_or(0);
-            if now.0 - left_at.0 <= window {
-                metrics::counter!(telemetry::RECONNECTIONS).increment(1);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = ?e, "departure note not read"),
-    }
 }
 
 /// `$disconnect`: removes the connection, its memberships and their counts. Idempotent.
@@ -228,46 +258,37 @@ pub async fn disconnect(
     deps: &WsDeps,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    let id = connection_id(&event)?;
-    if let Some(removed) = deps.connections.remove(id).await? {
-        tracing::debug!(
-            connection = id,
-            groups = removed.joined.len(),
-            "disconnected"
-        );
-        if let (Some(user_id), false) = (&removed.user_id, removed.joined.is_empty()) {
-            let noted = deps
-                .connections
-                .note_departure(&removed.tenant_id, user_id, EpochMillis::now())
-                .await;
-            if let Err(e) = noted {
-                tracing::warn!(error = ?e, "departure not noted");
-            }
-        }
-    }
+    deps.membership.disconnect(connection_id(&event)?).await?;
     Ok(respond(200))
 }
 
-/// A parsed client frame: its JSON object, if it is one.
-struct Request {
-    body: Option<serde_json::Map<String, Value>>,
+/// The frame's JSON object, if it is one.
+fn body_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_str::<Value>(event.body.as_deref()?) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
 }
 
-fn parse(event: &ApiGatewayWebsocketProxyRequest) -> Request {
-    let body = event
-        .body
-        .as_deref()
-        .and_then(|b| serde_json::from_str::<Value>(b).ok())
-        .and_then(|v| match v {
-            Value::Object(map) => Some(map),
-            _ => None,
-        });
-    Request { body }
+/// The auction id of a Join/Leave frame, or what is wrong with it.
+fn auction_id_of(body: Option<&serde_json::Map<String, Value>>) -> Result<AuctionId, &'static str> {
+    let Some(body) = body else {
+        return Err("the message must be a JSON object");
+    };
+    match body.get("auctionId") {
+        None | Some(Value::Null) => Err("auctionId is required"),
+        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
+        Some(_) => Err("auctionId must be a UUID string"),
+    }
 }
 
-/// Posts `payload` to the caller; a caller that is already gone is not an error.
-async fn reply(deps: &WsDeps, connection_id: &str, payload: &str) -> Result<(), HandlerError> {
-    match deps.pusher.post(connection_id, payload).await {
+/// Posts `frame` to the caller; a caller that is already gone is not an error.
+async fn reply(deps: &WsDeps, connection_id: &str, frame: &Frame) -> Result<(), HandlerError> {
+    match deps
+        .pusher
+        .post(connection_id, &frame.encode(deps.clock.now()))
+        .await
+    {
         Ok(()) => {
             metrics::counter!(telemetry::MESSAGES_SENT, "Frame" => "Reply").increment(1);
             Ok(())
@@ -277,6 +298,7 @@ async fn reply(deps: &WsDeps, connection_id: &str, payload: &str) -> Result<(), 
     }
 }
 
+/// Sends the caller an `Error` frame and answers with the status that goes with its code.
 async fn reply_error(
     deps: &WsDeps,
     connection_id: &str,
@@ -285,7 +307,7 @@ async fn reply_error(
     message: &str,
     auction_id: Option<&AuctionId>,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
-    let frame = frames::error(action, code, message, auction_id, EpochMillis::now());
+    let frame = Frame::error(action, code, message, auction_id);
     reply(deps, connection_id, &frame).await?;
     Ok(respond(match code {
         ErrorCode::InternalError => 500,
@@ -294,6 +316,28 @@ async fn reply_error(
         ErrorCode::Unauthorized => 403,
         ErrorCode::BadRequest | ErrorCode::UnknownAction => 400,
     }))
+}
+
+/// Answers a refused Join or Leave. An `Error` names the auction whenever the frame named a
+/// valid one.
+async fn refuse(
+    deps: &WsDeps,
+    connection_id: &str,
+    action: &str,
+    refusal: MembershipError,
+    auction_id: Option<&AuctionId>,
+) -> Result<ApiGatewayProxyResponse, HandlerError> {
+    let message = refusal.to_string();
+    let (code, auction_id) = match refusal {
+        MembershipError::RateLimited => (ErrorCode::RateLimited, auction_id),
+        MembershipError::BadRequest(_) => (ErrorCode::BadRequest, None),
+        MembershipError::NotRegistered => (ErrorCode::InternalError, auction_id),
+        MembershipError::AuctionNotFound => (ErrorCode::NotFound, auction_id),
+        MembershipError::WrongTenant => (ErrorCode::Unauthorized, auction_id),
+        MembershipError::ConnectionGone => return Ok(respond(410)),
+        MembershipError::Store(e) => return Err(e.into()),
+    };
+    reply_error(deps, connection_id, action, code, &message, auction_id).await
 }
 
 /// Runs `work`; a failure is logged in full and the caller gets an `InternalError` frame.
@@ -323,68 +367,8 @@ where
     }
 }
 
-/// The auction id of a Join/Leave frame, or the `Error` to send.
-fn auction_id_of(request: &Request) -> Result<AuctionId, &'static str> {
-    let Some(body) = &request.body else {
-        return Err("the message must be a JSON object");
-    };
-    match body.get("auctionId") {
-        None | Some(Value::Null) => Err("auctionId is required"),
-        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
-        Some(_) => Err("auctionId must be a UUID string"),
-    }
-}
-
-/// Whether the connection may make one more Join/Leave call now.
-async fn within_rate(
-    deps: &WsDeps,
-    connection_id: &str,
-    now: EpochMillis,
-) -> Result<bool, HandlerError> {
-    let window_ms = i64::from(deps.join_rate.window_seconds) * 1000;
-    let window = now.0.div_euclid(window_ms);
-    Ok(deps
-        .connections
-        .take_rate_token(connection_id, window, deps.join_rate.max_calls)
-        .await?)
-}
-
-/// The common gate of Join and Leave: the rate limit, then the auction id. `Ok(Err(response))`
-/// means the caller got its `Error` frame and nothing is to change.
-async fn admit(
-    deps: &WsDeps,
-    id: &str,
-    action: &str,
-    request: &Request,
-    now: EpochMillis,
-) -> Result<Result<AuctionId, ApiGatewayProxyResponse>, HandlerError> {
-    let parsed = auction_id_of(request);
-    if !within_rate(deps, id, now).await? {
-        // PROTOCOL.md: an Error names the auction whenever the frame named a valid one.
-        let message = "too many JoinAuction/LeaveAuction calls; slow down";
-        let auction_id = parsed.as_ref().ok();
-        return reply_error(
-            deps,
-            id,
-            action,
-            ErrorCode::RateLimited,
-            message,
-            auction_id,
-        )
-        .await
-        .map(Err);
-    }
-    match parsed {
-        Ok(auction_id) => Ok(Ok(auction_id)),
-        Err(message) => reply_error(deps, id, action, ErrorCode::BadRequest, message, None)
-            .await
-            .map(Err),
-    }
-}
-
-/// `JoinAuction`: checks the id and the tenant (a mismatch is `Error` `Unauthorized`, not
-/// joined, as the seed's `HubException`), joins the group, counts the viewer once per
-/// connection, and sends `AuctionState` to the caller. Never broadcasts to the group.
+/// `JoinAuction`: joins the group and sends `AuctionState` to the caller, or an `Error`
+/// (`RateLimited`, `BadRequest`, `NotFound`, `Unauthorized` for another tenant's auction).
 ///
 /// # Errors
 /// [`HandlerError`] only when not even an `Error` frame can be posted.
@@ -393,61 +377,16 @@ pub async fn join_auction(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let request = parse(&event);
+    let auction_id = auction_id_of(body_of(&event).as_ref());
+    let named = auction_id.as_ref().ok().cloned();
     guarded(deps, id, "JoinAuction", async {
-        let now = EpochMillis::now();
-        let auction_id = match admit(deps, id, "JoinAuction", &request, now).await? {
-            Ok(auction_id) => auction_id,
-            Err(refused) => return Ok(refused),
-        };
-        let Some(connection) = deps.connections.get(id, now).await? else {
-            tracing::warn!(connection = id, "join from an unregistered connection");
-            return reply_error(
-                deps,
-                id,
-                "JoinAuction",
-                ErrorCode::InternalError,
-                "the connection is not registered; reconnect",
-                Some(&auction_id),
-            )
-            .await;
-        };
-        let Some(auction) = deps.auctions.get(&auction_id).await? else {
-            return reply_error(
-                deps,
-                id,
-                "JoinAuction",
-                ErrorCode::NotFound,
-                "no such auction",
-                Some(&auction_id),
-            )
-            .await;
-        };
-        if auction.tenant_id != connection.tenant_id {
-            return reply_error(
-                deps,
-                id,
-                "JoinAuction",
-                ErrorCode::Unauthorized,
-                "the auction belongs to another tenant",
-                Some(&auction_id),
-            )
-            .await;
+        match deps.membership.join(id, auction_id).await {
+            Ok(snapshot) => {
+                reply(deps, id, &Frame::AuctionState(snapshot)).await?;
+                Ok(respond(200))
+            }
+            Err(refusal) => refuse(deps, id, "JoinAuction", refusal, named.as_ref()).await,
         }
-        match deps.connections.join(&connection, &auction_id, now).await {
-            Ok(_) => {}
-            Err(JoinError::ConnectionGone) => return Ok(respond(410)),
-            Err(JoinError::Store(e)) => return Err(e.into()),
-        }
-        let viewers = deps.connections.viewer_count(&auction_id, now).await?;
-        let snapshot = auction.snapshot(EpochMillis::now(), viewers);
-        reply(
-            deps,
-            id,
-            &frames::encode("AuctionState", &snapshot, EpochMillis::now()),
-        )
-        .await?;
-        Ok(respond(200))
     })
     .await
 }
@@ -462,15 +401,13 @@ pub async fn leave_auction(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let request = parse(&event);
+    let auction_id = auction_id_of(body_of(&event).as_ref());
+    let named = auction_id.as_ref().ok().cloned();
     guarded(deps, id, "LeaveAuction", async {
-        let now = EpochMillis::now();
-        let auction_id = match admit(deps, id, "LeaveAuction", &request, now).await? {
-            Ok(auction_id) => auction_id,
-            Err(refused) => return Ok(refused),
-        };
-        deps.connections.leave(id, &auction_id).await?;
-        Ok(respond(200))
+        match deps.membership.leave(id, auction_id).await {
+            Ok(_) => Ok(respond(200)),
+            Err(refusal) => refuse(deps, id, "LeaveAuction", refusal, named.as_ref()).await,
+        }
     })
     .await
 }
@@ -488,8 +425,7 @@ pub async fn default_route(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let request = parse(&event);
-    let Some(body) = &request.body else {
+    let Some(body) = body_of(&event) else {
         return reply_error(
             deps,
             id,
@@ -502,7 +438,7 @@ pub async fn default_route(
     };
     match body.get("action") {
         Some(Value::String(action)) if action == "Ping" => {
-            reply(deps, id, &frames::pong(EpochMillis::now())).await?;
+            reply(deps, id, &Frame::Pong(Empty {})).await?;
             Ok(respond(200))
         }
         Some(Value::String(action)) => {
@@ -520,5 +456,20 @@ pub async fn default_route(
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_survive_the_authorizer_context() {
+        let roles = vec!["seller".to_owned(), "admin".to_owned(), "seller".to_owned()];
+        assert_eq!(
+            roles_from_context(&roles_to_context(&roles)),
+            ["admin", "seller"]
+        );
+        assert!(roles_from_context("").is_empty());
     }
 }

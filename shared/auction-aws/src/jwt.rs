@@ -67,6 +67,22 @@ pub struct AuthConfig {
     pub anonymous_viewing: bool,
 }
 
+impl AuthConfig {
+    /// The development settings `auction-local` uses: HS256 with [`LOCAL_DEV_SECRET`], the
+    /// `tenant` and `roles` claims, anonymous viewing on.
+    #[must_use]
+    pub fn local_development() -> Self {
+        Self {
+            keys: KeySource::Secret(LOCAL_DEV_SECRET.as_bytes().to_vec()),
+            tenant_claim: "tenant".into(),
+            roles_claim: "roles".into(),
+            issuer: None,
+            audience: None,
+            anonymous_viewing: true,
+        }
+    }
+}
+
 /// The development secret `auction-local` signs and verifies with. Never deploy it.
 pub const LOCAL_DEV_SECRET: &str = "auction-local-development-secret-do-not-deploy";
 

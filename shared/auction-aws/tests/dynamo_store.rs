@@ -1,5 +1,7 @@
 //! The DynamoDB adapters against a real DynamoDB-compatible engine (`dynoxide`, embedded, in
-//! memory, one per test with its own tables), reached through `aws-sdk-dynamodb` over HTTP.
+//! memory, one per test with its own tables), reached through `aws-sdk-dynamodb` over HTTP. Each
+//! port method is one atomic operation; these tests hold each to its contract. The use cases over
+//! them are tested end to end in the `tests` crate.
 
 #![allow(clippy::unwrap_used)] // a test's helpers may panic: that is how they fail the test
 
@@ -7,25 +9,37 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use auction_aws::dynamo::{
+    DynamoAuctions, DynamoBids, DynamoConnections, DynamoGroups, DynamoRateLimits,
+};
+use auction_core::domain::{
+    AcceptedBid, Amount, Auction, AuctionId, AuctionStatus, BidId, BidOutcome, BidRequest,
+    Connection, CreateAuctionRequest, EndReason, Ending, EpochMillis, RejectReason, RejectedBid,
+    Reservation,
+};
+use auction_core::ports::{
+    AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
+    GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
+    StoreError,
+};
+use auction_core::rate::RateLimit;
 use futures::StreamExt;
 use infra::embedded::{EmbeddedDynamo, local_client};
 use infra::tables::{AUCTIONS, CONNECTIONS};
 use serde_json::json;
-use shared::domain::{
-    Amount, Auction, AuctionId, AuctionStatus, BidId, BidOutcome, BidRequest, Connection,
-    CreateAuctionRequest, EndReason, Ending, EpochMillis, PlacedBid, RejectReason,
-};
-use shared::dynamo::{DynamoAuctions, DynamoConnections};
-use shared::ports::{
-    AuctionStore, CancelError, ConnectionStore, CreateAuctionError, JoinError, JoinOutcome,
-    LeaveOutcome, PlaceBidError, StoreError,
-};
 
 struct Stack {
     _engine: EmbeddedDynamo,
     client: aws_sdk_dynamodb::Client,
     auctions: Arc<DynamoAuctions>,
+    bids: Arc<DynamoBids>,
     connections: Arc<DynamoConnections>,
+    groups: Arc<DynamoGroups>,
+    rate_limits: Arc<DynamoRateLimits>,
+}
+
+fn now() -> EpochMillis {
+    EpochMillis::from_system_time(std::time::SystemTime::now())
 }
 
 async fn stack_with_shards(shards: u32) -> Stack {
@@ -41,13 +55,17 @@ async fn stack_with_shards(shards: u32) -> Stack {
         .create(&client, "auctions")
         .await
         .expect("auctions table");
+    let groups = DynamoGroups::new(client.clone(), "connections", shards);
     Stack {
         auctions: Arc::new(DynamoAuctions::new(client.clone(), "auctions")),
+        bids: Arc::new(DynamoBids::new(client.clone(), "auctions")),
         connections: Arc::new(DynamoConnections::new(
             client.clone(),
             "connections",
-            shards,
+            groups.clone(),
         )),
+        groups: Arc::new(groups),
+        rate_limits: Arc::new(DynamoRateLimits::new(client.clone(), "connections")),
         client,
         _engine: engine,
     }
@@ -78,318 +96,153 @@ fn bid(auction: &Auction, user: &str, price_minor: i64) -> BidRequest {
     }
 }
 
-fn accepted(placed: &PlacedBid) -> bool {
-    matches!(placed.outcome, BidOutcome::Accepted(_))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bid_storm_sells_exactly_the_stock_every_round() {
-    let stack = stack().await;
-    const ROUNDS: usize = 20;
-    const BIDDERS: usize = 200;
-    const ITEMS: u32 = 10;
-    let mut timings = Vec::new();
-    for round in 0..ROUNDS {
-        let now = EpochMillis::now();
-        let auction = new_auction("public", ITEMS, now);
-        stack.auctions.create(&auction).await.unwrap();
-        let started = Instant::now();
-        let bids = (0..BIDDERS).map(|i| {
-            let store = Arc::clone(&stack.auctions);
-            let request = bid(&auction, &format!("user-{i}"), 10_000);
-            tokio::spawn(async move { store.place_bid(&request, now).await })
-        });
-        let results: Vec<PlacedBid> = futures::future::join_all(bids)
-            .await
-            .into_iter()
-            .map(|joined| {
-                joined
-                    .expect("task ran")
-                    .expect("every bid gets an outcome")
-            })
-            .collect();
-        timings.push(started.elapsed());
-
-        let winners = results.iter().filter(|p| accepted(p)).count();
-        assert_eq!(
-            winners, ITEMS as usize,
-            "round {round}: exactly the stock is sold"
-        );
-        for placed in results.iter().filter(|p| !accepted(p)) {
-            match &placed.outcome {
-                BidOutcome::Rejected(r) => {
-                    assert_eq!(r.reason, RejectReason::SoldOut, "round {round}")
-                }
-                BidOutcome::Accepted(_) => unreachable!(),
-            }
-        }
-        let reservations: HashSet<String> = results
-            .iter()
-            .filter_map(|p| match &p.outcome {
-                BidOutcome::Accepted(a) => Some(a.reservation.reservation_id.clone()),
-                BidOutcome::Rejected(_) => None,
-            })
-            .collect();
-        assert_eq!(
-            reservations.len(),
-            ITEMS as usize,
-            "one reservation per item"
-        );
-        assert_eq!(
-            results.iter().filter(|p| p.ended.is_some()).count(),
-            1,
-            "round {round}: exactly one bid records the SoldOut end"
-        );
-        let after = stack.auctions.get(&auction.id).await.unwrap().unwrap();
-        assert_eq!(after.remaining_items, 0, "round {round}: never below zero");
-        assert_eq!(after.ending.map(|e| e.reason), Some(EndReason::SoldOut));
-        for placed in results.iter().filter(|p| accepted(p)) {
-            assert!(placed.remaining_items.is_some_and(|r| r < ITEMS));
-        }
+fn acceptance(auction: &Auction, bid: &BidRequest, now: EpochMillis) -> AcceptedBid {
+    AcceptedBid {
+        bid_id: bid.bid_id.clone(),
+        auction_id: auction.id.clone(),
+        user_id: bid.user_id.clone(),
+        winning_price: auction.current_price(now),
+        currency: auction.currency,
+        reservation: Reservation::new(now, auction.reservation_ttl_seconds),
+        accepted_at: now,
     }
-    timings.sort();
-    let total: std::time::Duration = timings.iter().sum();
-    println!(
-        "bid storm: {ROUNDS} rounds of {BIDDERS} concurrent bids on {ITEMS} items; \
-         per round median {:?}, max {:?}, total {:?}",
-        timings[ROUNDS / 2],
-        timings[ROUNDS - 1],
-        total
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_bid_id_sent_fifty_times_takes_one_item() {
-    let stack = stack().await;
-    let now = EpochMillis::now();
-    let auction = new_auction("public", 5, now);
-    stack.auctions.create(&auction).await.unwrap();
-    let request = bid(&auction, "user-1", 10_000);
-    let sends = (0..50).map(|_| {
-        let store = Arc::clone(&stack.auctions);
-        let request = request.clone();
-        tokio::spawn(async move { store.place_bid(&request, now).await })
-    });
-    let results: Vec<PlacedBid> = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
-        .collect();
-    assert_eq!(
-        results.iter().filter(|p| !p.replayed).count(),
-        1,
-        "one send is the original"
-    );
-    let first = &results.iter().find(|p| !p.replayed).unwrap().outcome;
-    assert!(matches!(first, BidOutcome::Accepted(_)));
-    for placed in &results {
-        assert_eq!(&placed.outcome, first, "every caller gets the same outcome");
-    }
-    let after = stack.auctions.get(&auction.id).await.unwrap().unwrap();
-    assert_eq!(after.remaining_items, 4, "one item taken");
-
-    // The same bidId with another price, or from another user, is not the same bid.
-    let mut changed = request.clone();
-    changed.bid_price = Amount(9_999);
-    assert!(matches!(
-        stack.auctions.place_bid(&changed, now).await,
-        Err(PlaceBidError::BidIdReused)
-    ));
-    let mut other_user = request.clone();
-    other_user.user_id = "user-2".into();
-    assert!(matches!(
-        stack.auctions.place_bid(&other_user, now).await,
-        Err(PlaceBidError::BidIdReused)
-    ));
-    assert_eq!(
-        stack
-            .auctions
-            .get(&auction.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .remaining_items,
-        4
-    );
 }
 
 #[tokio::test]
-async fn a_rejected_bid_replays_its_first_outcome() {
+async fn a_sale_takes_one_item_once_and_says_why_a_write_was_refused() {
     let stack = stack().await;
-    let now = EpochMillis::now();
-    let auction = new_auction("public", 2, now);
-    stack.auctions.create(&auction).await.unwrap();
-    let low = bid(&auction, "user-1", 5_000);
-    let first = stack.auctions.place_bid(&low, now).await.unwrap();
-    let BidOutcome::Rejected(rejection) = &first.outcome else {
-        panic!("{first:?}")
-    };
-    assert_eq!(rejection.reason, RejectReason::PriceTooLow);
-    assert_eq!(rejection.current_price, Amount(10_000));
-    assert!(!first.replayed);
-    // Later the price is below the bid, but the same bidId still gets its first outcome.
-    let later = now.plus_seconds(60);
-    let again = stack.auctions.place_bid(&low, later).await.unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.outcome, first.outcome);
-    assert_eq!(
-        stack
-            .auctions
-            .get(&auction.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .remaining_items,
-        2
-    );
-}
-
-#[tokio::test]
-async fn the_winner_pays_the_current_price_not_its_bid() {
-    let stack = stack().await;
-    let now = EpochMillis::now();
-    let auction = new_auction("public", 2, now);
-    stack.auctions.create(&auction).await.unwrap();
-    let placed = stack
-        .auctions
-        .place_bid(&bid(&auction, "u", 10_000), now.plus_seconds(13))
-        .await
-        .unwrap();
-    let BidOutcome::Accepted(win) = placed.outcome else {
-        panic!()
-    };
-    assert_eq!(win.winning_price, Amount(8_700));
-    assert_eq!(win.reservation.expires_at, now.plus_seconds(13 + 600));
-    assert_eq!(placed.remaining_items, Some(1));
-    assert_eq!(placed.ended, None);
-}
-
-#[tokio::test]
-async fn a_sold_out_auction_is_rejected_from_a_read_without_any_write() {
-    let stack = stack().await;
-    let now = EpochMillis::now();
+    let now = now();
     let auction = new_auction("public", 1, now);
     stack.auctions.create(&auction).await.unwrap();
-    let placed = stack
-        .auctions
-        .place_bid(&bid(&auction, "winner", 10_000), now)
-        .await
-        .unwrap();
+    let first = bid(&auction, "u1", 10_000);
+    let accepted = acceptance(&auction, &first, now);
     assert_eq!(
-        placed.ended,
-        Some(Ending {
-            reason: EndReason::SoldOut,
-            at: now
-        })
+        stack
+            .bids
+            .commit_acceptance(&first, &auction, &accepted)
+            .await
+            .unwrap(),
+        Commit::Committed
+    );
+    let after = stack.auctions.get_latest(&auction.id).await.unwrap().unwrap();
+    assert_eq!(after.remaining_items, 0);
+
+    // The same id again: the record comes back, nothing is taken.
+    match stack
+        .bids
+        .commit_acceptance(&first, &auction, &accepted)
+        .await
+        .unwrap()
+    {
+        Commit::BidExists(Some(stored)) => {
+            assert_eq!(stored.fingerprint, first.fingerprint());
+            assert_eq!(stored.outcome, BidOutcome::Accepted(accepted.clone()));
+        }
+        other => panic!("expected the stored bid, got {other:?}"),
+    }
+    assert_eq!(
+        stack.bids.find(&first.bid_id).await.unwrap().map(|b| b.outcome),
+        Some(BidOutcome::Accepted(accepted))
     );
 
-    let version = |item: &std::collections::HashMap<
-        String,
-        aws_sdk_dynamodb::types::AttributeValue,
-    >| { item["version"].as_n().unwrap().clone() };
-    let auction_item = || async {
-        stack
-            .client
-            .get_item()
-            .table_name("auctions")
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("AUCTION#{}", auction.id)),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("AUCTION".into()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap()
-    };
-    let before = version(&auction_item().await);
-    let late = bid(&auction, "late", 10_000);
-    let placed = stack.auctions.place_bid(&late, now).await.unwrap();
-    let BidOutcome::Rejected(r) = placed.outcome else {
-        panic!()
-    };
-    assert_eq!(r.reason, RejectReason::SoldOut);
-    assert_eq!(
-        version(&auction_item().await),
-        before,
-        "the auction item was not written"
-    );
-    let stored_bid = stack
-        .client
-        .get_item()
-        .table_name("auctions")
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("BID#{}", late.bid_id.as_str())),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("BID".into()),
-        )
-        .send()
+    // Another bid on the emptied auction: refused by the auction, which comes back as it is.
+    let second = bid(&auction, "u2", 10_000);
+    match stack
+        .bids
+        .commit_acceptance(&second, &auction, &acceptance(&auction, &second, now))
         .await
-        .unwrap();
-    assert!(stored_bid.item.is_none(), "no bid record was written");
+        .unwrap()
+    {
+        Commit::AuctionRefused(Some(refusing)) => assert_eq!(refusing.remaining_items, 0),
+        other => panic!("expected the refusing auction, got {other:?}"),
+    }
+    assert_eq!(stack.bids.find(&second.bid_id).await.unwrap(), None);
+
+    // Outside the active window the auction refuses too (the ticker need not record the end).
+    let later = new_auction("public", 3, now);
+    stack.auctions.create(&later).await.unwrap();
+    let after_end = now.plus_seconds(81);
+    let third = bid(&later, "u3", 10_000);
+    assert!(matches!(
+        stack
+            .bids
+            .commit_acceptance(&third, &later, &acceptance(&later, &third, after_end))
+            .await
+            .unwrap(),
+        Commit::AuctionRefused(Some(_))
+    ));
 }
 
 #[tokio::test]
-async fn bids_respect_tenants_and_the_active_window() {
+async fn a_rejection_is_recorded_once_and_its_first_record_returned() {
     let stack = stack().await;
-    let now = EpochMillis::now();
-    let auction = new_auction("tenant-a", 3, now);
+    let now = now();
+    let auction = new_auction("public", 2, now);
     stack.auctions.create(&auction).await.unwrap();
-    let mut foreign = bid(&auction, "u", 10_000);
-    foreign.tenant_id = "tenant-b".into();
-    assert!(matches!(
-        stack.auctions.place_bid(&foreign, now).await,
-        Err(PlaceBidError::WrongTenant)
-    ));
-    let mut unknown = bid(&auction, "u", 10_000);
-    unknown.auction_id = AuctionId::generate();
-    assert!(matches!(
-        stack.auctions.place_bid(&unknown, now).await,
-        Err(PlaceBidError::AuctionNotFound)
-    ));
-
-    let early = stack
-        .auctions
-        .place_bid(&bid(&auction, "u", 10_000), now.plus_seconds(-5))
-        .await
-        .unwrap();
-    assert!(
-        matches!(early.outcome, BidOutcome::Rejected(ref r) if r.reason == RejectReason::NotActive)
-    );
-    let late = stack
-        .auctions
-        .place_bid(&bid(&auction, "u", 10_000), now.plus_seconds(81))
-        .await
-        .unwrap();
-    assert!(
-        matches!(late.outcome, BidOutcome::Rejected(ref r) if r.reason == RejectReason::NotActive)
-    );
+    let low = bid(&auction, "u1", 5_000);
+    let rejected = RejectedBid {
+        bid_id: low.bid_id.clone(),
+        auction_id: auction.id.clone(),
+        user_id: low.user_id.clone(),
+        reason: RejectReason::PriceTooLow,
+        current_price: Amount(10_000),
+        currency: auction.currency,
+    };
     assert_eq!(
-        stack
-            .auctions
-            .get(&auction.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .remaining_items,
-        3
+        stack.bids.record_rejection(&low, &rejected, now).await.unwrap(),
+        Recorded::New
     );
+    let mut later = rejected.clone();
+    later.current_price = Amount(9_000);
+    match stack
+        .bids
+        .record_rejection(&low, &later, now.plus_seconds(10))
+        .await
+        .unwrap()
+    {
+        Recorded::Existing(stored) => {
+            assert_eq!(stored.outcome, BidOutcome::Rejected(rejected));
+        }
+        Recorded::New => panic!("a second record of one id"),
+    }
 }
 
 #[tokio::test]
-async fn auctions_are_created_listed_per_tenant_and_cancelled_by_their_seller() {
+async fn rate_windows_count_per_subject_and_a_new_window_always_has_budget() {
     let stack = stack().await;
-    let now = EpochMillis::now();
+    let limit = RateLimit {
+        max_calls: 2,
+        window_seconds: 10,
+    };
+    let at = EpochMillis(1_800_000_009_999);
+    let window = limit.window_at(at);
+    let connection = RateSubject::Connection("L0SM9cOFvHcCIhw=");
+    let user = RateSubject::User {
+        tenant_id: "public",
+        user_id: "L0SM9cOFvHcCIhw=",
+    };
+    let take = |subject, window| stack.rate_limits.take(subject, window, limit.max_calls);
+    assert!(take(connection, window).await.unwrap());
+    assert!(take(connection, window).await.unwrap());
+    assert!(!take(connection, window).await.unwrap(), "budget spent");
+    assert!(take(user, window).await.unwrap(), "another subject's budget");
+    // One millisecond later a new window starts: its first calls are admitted at once, however
+    // the calls of the last window ended (a Leave then a Join sent back to back).
+    let next = limit.window_at(EpochMillis(at.0 + 1));
+    assert_ne!(next.number, window.number);
+    assert!(take(connection, next).await.unwrap());
+    assert!(take(connection, next).await.unwrap());
+    assert!(!take(connection, next).await.unwrap());
+    assert!(!take(connection, window).await.unwrap(), "the old window stays spent");
+}
+
+#[tokio::test]
+async fn auctions_are_created_listed_per_tenant_cancelled_and_ended_once() {
+    let stack = stack().await;
+    let now = now();
     let active = new_auction("tenant-a", 3, now);
     let mut scheduled = new_auction("tenant-a", 3, now);
-    scheduled.schedule = shared::domain::DutchSchedule::new(
+    scheduled.schedule = auction_core::domain::DutchSchedule::new(
         Amount(10_000),
         Amount(2_000),
         Amount(100),
@@ -430,25 +283,15 @@ async fn auctions_are_created_listed_per_tenant_and_cancelled_by_their_seller() 
         .unwrap();
     assert_eq!(ids(later), std::slice::from_ref(&active.id));
 
-    assert!(matches!(
-        stack
-            .auctions
-            .cancel(&active.id, "tenant-b", "seller-1", now)
-            .await,
-        Err(CancelError::NotFound)
-    ));
-    assert!(matches!(
-        stack
-            .auctions
-            .cancel(&active.id, "tenant-a", "someone-else", now)
-            .await,
-        Err(CancelError::NotSeller)
-    ));
-    let cancelled = stack
+    let cancelled = match stack
         .auctions
-        .cancel(&active.id, "tenant-a", "seller-1", now.plus_seconds(5))
+        .cancel(&active, now.plus_seconds(5))
         .await
-        .unwrap();
+        .unwrap()
+    {
+        CancelOutcome::Cancelled(auction) => auction,
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
         cancelled.ending,
         Some(Ending {
@@ -457,25 +300,29 @@ async fn auctions_are_created_listed_per_tenant_and_cancelled_by_their_seller() 
         })
     );
     assert!(matches!(
-        stack
-            .auctions
-            .cancel(&active.id, "tenant-a", "seller-1", now.plus_seconds(6))
-            .await,
-        Err(CancelError::AlreadyEnded(_))
+        stack.auctions.cancel(&active, now.plus_seconds(6)).await.unwrap(),
+        CancelOutcome::AlreadyEnded(Some(ref ended)) if ended.ending == cancelled.ending
     ));
+    let mut never_stored = active.clone();
+    never_stored.id = AuctionId::generate();
+    assert_eq!(
+        stack.auctions.cancel(&never_stored, now).await.unwrap(),
+        CancelOutcome::AlreadyEnded(None)
+    );
     assert!(list(AuctionStatus::Active).await.unwrap().is_empty());
     assert_eq!(
         ids(list(AuctionStatus::Ended).await.unwrap()),
         std::slice::from_ref(&active.id)
     );
-    let placed = stack
-        .auctions
-        .place_bid(&bid(&active, "u", 10_000), now.plus_seconds(6))
-        .await
-        .unwrap();
-    assert!(
-        matches!(placed.outcome, BidOutcome::Rejected(ref r) if r.reason == RejectReason::NotActive)
-    );
+    let late = bid(&active, "u", 10_000);
+    assert!(matches!(
+        stack
+            .bids
+            .commit_acceptance(&late, &active, &acceptance(&active, &late, now.plus_seconds(6)))
+            .await
+            .unwrap(),
+        Commit::AuctionRefused(Some(_))
+    ));
 
     // An end is recorded once.
     let floor = Ending {
@@ -503,7 +350,7 @@ fn connection(id: &str, user: Option<&str>, now: EpochMillis) -> Connection {
 #[tokio::test]
 async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remove() {
     let stack = stack_with_shards(4).await;
-    let now = EpochMillis::now();
+    let now = now();
     let a = AuctionId::generate();
     let b = AuctionId::generate();
     let c1 = connection("L0SM9cOFvHcCIhw=", Some("alice"), now);
@@ -522,27 +369,27 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
         Some(&c1)
     );
     assert_eq!(
-        stack.connections.join(&c1, &a, now).await.unwrap(),
+        stack.groups.join(&c1, &a, now).await.unwrap(),
         JoinOutcome::Joined
     );
     assert_eq!(
-        stack.connections.join(&c1, &a, now).await.unwrap(),
+        stack.groups.join(&c1, &a, now).await.unwrap(),
         JoinOutcome::AlreadyMember
     );
     assert_eq!(
-        stack.connections.join(&c2, &a, now).await.unwrap(),
+        stack.groups.join(&c2, &a, now).await.unwrap(),
         JoinOutcome::Joined
     );
     assert_eq!(
-        stack.connections.join(&c3, &a, now).await.unwrap(),
+        stack.groups.join(&c3, &a, now).await.unwrap(),
         JoinOutcome::Joined
     );
     assert_eq!(
-        stack.connections.join(&c1, &b, now).await.unwrap(),
+        stack.groups.join(&c1, &b, now).await.unwrap(),
         JoinOutcome::Joined
     );
-    assert_eq!(stack.connections.viewer_count(&a, now).await.unwrap(), 3);
-    assert_eq!(stack.connections.viewer_count(&b, now).await.unwrap(), 1);
+    assert_eq!(stack.groups.viewer_count(&a, now).await.unwrap(), 3);
+    assert_eq!(stack.groups.viewer_count(&b, now).await.unwrap(), 1);
 
     let mut alice = stack
         .connections
@@ -561,7 +408,7 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
     );
 
     let mut members: Vec<_> = stack
-        .connections
+        .groups
         .members(&a, now)
         .collect::<Vec<_>>()
         .await
@@ -576,7 +423,7 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
 
     assert_eq!(
         stack
-            .connections
+            .groups
             .leave(&c2.connection_id, &a)
             .await
             .unwrap(),
@@ -584,13 +431,13 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
     );
     assert_eq!(
         stack
-            .connections
+            .groups
             .leave(&c2.connection_id, &a)
             .await
             .unwrap(),
         LeaveOutcome::NotMember
     );
-    assert_eq!(stack.connections.viewer_count(&a, now).await.unwrap(), 2);
+    assert_eq!(stack.groups.viewer_count(&a, now).await.unwrap(), 2);
 
     let removed = stack
         .connections
@@ -604,14 +451,14 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
         None,
         "idempotent"
     );
-    assert_eq!(stack.connections.viewer_count(&a, now).await.unwrap(), 1);
-    assert_eq!(stack.connections.viewer_count(&b, now).await.unwrap(), 0);
+    assert_eq!(stack.groups.viewer_count(&a, now).await.unwrap(), 1);
+    assert_eq!(stack.groups.viewer_count(&b, now).await.unwrap(), 0);
     assert!(matches!(
-        stack.connections.join(&c1, &a, now).await,
+        stack.groups.join(&c1, &a, now).await,
         Err(JoinError::ConnectionGone)
     ));
     assert_eq!(
-        stack.connections.viewer_count(&a, now).await.unwrap(),
+        stack.groups.viewer_count(&a, now).await.unwrap(),
         1,
         "a failed join counts nothing"
     );
@@ -620,18 +467,19 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
     let stack = stack_with_shards(4).await;
-    let now = EpochMillis::now();
+    let now = now();
     let auction = AuctionId::generate();
     let ids: Vec<String> = (0..5000).map(|i| format!("conn{i:05}AbC=")).collect();
     futures::stream::iter(ids.clone())
         .for_each_concurrent(32, |id| {
-            let store = Arc::clone(&stack.connections);
+            let connections = Arc::clone(&stack.connections);
+            let groups = Arc::clone(&stack.groups);
             let auction = auction.clone();
             async move {
                 let c = connection(&id, Some(&format!("user-{id}")), now);
-                store.put(&c).await.unwrap();
+                connections.put(&c).await.unwrap();
                 assert_eq!(
-                    store.join(&c, &auction, now).await.unwrap(),
+                    groups.join(&c, &auction, now).await.unwrap(),
                     JoinOutcome::Joined
                 );
             }
@@ -641,7 +489,7 @@ async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
     let mut pages = 0;
     let mut seen = HashSet::new();
     let mut total = 0;
-    let mut stream = stack.connections.members(&auction, now);
+    let mut stream = stack.groups.members(&auction, now);
     while let Some(page) = stream.next().await {
         let page = page.unwrap();
         pages += 1;
@@ -659,53 +507,15 @@ async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
         "every member"
     );
     assert_eq!(
-        stack.connections.viewer_count(&auction, now).await.unwrap(),
+        stack.groups.viewer_count(&auction, now).await.unwrap(),
         5000
     );
-
-    // The fan-out over the same group: pages of 1,000 read ahead of the posts, each member
-    // posted exactly once, every connection of the excepted user skipped.
-    let posted = Arc::new(Recorder::default());
-    let fanout = shared::fanout::FanOut::new(
-        Arc::clone(&stack.connections) as Arc<dyn ConnectionStore>,
-        Arc::clone(&posted) as Arc<dyn shared::push::Pusher>,
-        64,
-    );
-    let audience = shared::fanout::Audience::Group {
-        auction_id: auction.clone(),
-        except_user: Some("user-conn00042AbC=".into()),
-    };
-    let report = fanout.send("Test", &audience, "{}", now).await.unwrap();
-    assert_eq!((report.recipients, report.delivered), (4999, 4999));
-    let posted = posted.0.lock().unwrap();
-    let unique: HashSet<&String> = posted.iter().collect();
-    assert_eq!((posted.len(), unique.len()), (4999, 4999), "each once");
-    assert!(
-        !unique.contains(&"conn00042AbC=".to_owned()),
-        "buyer skipped"
-    );
-}
-
-/// Records the connections posted to (the push port only; the store is the real engine).
-#[derive(Default)]
-struct Recorder(std::sync::Mutex<Vec<String>>);
-
-#[async_trait::async_trait]
-impl shared::push::Pusher for Recorder {
-    async fn post(
-        &self,
-        connection_id: &str,
-        _payload: &str,
-    ) -> Result<(), shared::push::PushError> {
-        self.0.lock().unwrap().push(connection_id.to_owned());
-        Ok(())
-    }
 }
 
 #[tokio::test]
 async fn expired_connection_rows_are_not_returned() {
     let stack = stack().await;
-    let now = EpochMillis::now();
+    let now = now();
     let auction = AuctionId::generate();
     let old = connection("oldConnAAAA=", Some("bob"), now.plus_seconds(-3 * 3600));
     let fresh = connection("newConnAAAA=", Some("bob"), now);
@@ -720,11 +530,11 @@ async fn expired_connection_rows_are_not_returned() {
         None
     );
     assert!(matches!(
-        stack.connections.join(&old, &auction, now).await,
+        stack.groups.join(&old, &auction, now).await,
         Err(JoinError::ConnectionGone)
     ));
     assert_eq!(
-        stack.connections.join(&fresh, &auction, now).await.unwrap(),
+        stack.groups.join(&fresh, &auction, now).await.unwrap(),
         JoinOutcome::Joined
     );
     assert_eq!(
@@ -754,14 +564,14 @@ async fn expired_connection_rows_are_not_returned() {
             .is_empty()
     );
     let members: Vec<_> = stack
-        .connections
+        .groups
         .members(&auction, later)
         .collect::<Vec<_>>()
         .await;
     assert!(members.into_iter().all(|page| page.unwrap().is_empty()));
     assert_eq!(
         stack
-            .connections
+            .groups
             .viewer_count(&auction, later)
             .await
             .unwrap(),
@@ -786,14 +596,15 @@ async fn a_missing_table_is_reported_as_such() {
         Err(StoreError::TableMissing { table }) => assert_eq!(table, "no-such-table"),
         other => panic!("expected TableMissing, got {other:?}"),
     }
-    let connections = DynamoConnections::new(stack.client.clone(), "no-such-table", 2);
-    let c = connection("x", None, EpochMillis::now());
+    let groups = DynamoGroups::new(stack.client.clone(), "no-such-table", 2);
+    let connections = DynamoConnections::new(stack.client.clone(), "no-such-table", groups.clone());
+    let c = connection("x", None, now());
     assert!(matches!(
         connections.put(&c).await,
         Err(StoreError::TableMissing { .. })
     ));
-    let first = connections
-        .members(&AuctionId::generate(), EpochMillis::now())
+    let first = groups
+        .members(&AuctionId::generate(), now())
         .next()
         .await;
     assert!(matches!(first, Some(Err(StoreError::TableMissing { .. }))));
@@ -831,19 +642,22 @@ async fn throttling_is_reported_as_such_after_the_sdk_retries() {
         auctions.get(&AuctionId::generate()).await,
         Err(StoreError::Throttled)
     ));
-    let now = EpochMillis::now();
+    let now = now();
     let auction = new_auction("public", 1, now);
     assert!(matches!(
         auctions.create(&auction).await,
         Err(CreateAuctionError::Store(StoreError::Throttled))
     ));
+    let bids = DynamoBids::new(client.clone(), "auctions");
+    let request = bid(&auction, "u", 10_000);
     assert!(matches!(
-        auctions.place_bid(&bid(&auction, "u", 10_000), now).await,
-        Err(PlaceBidError::Store(StoreError::Throttled))
+        bids.commit_acceptance(&request, &auction, &acceptance(&auction, &request, now))
+            .await,
+        Err(StoreError::Throttled)
     ));
-    let connections = DynamoConnections::new(client, "connections", 1);
+    let groups = DynamoGroups::new(client, "connections", 1);
     assert!(matches!(
-        connections.viewer_count(&auction.id, now).await,
+        groups.viewer_count(&auction.id, now).await,
         Err(StoreError::Throttled)
     ));
     assert!(StoreError::Throttled.is_retryable());

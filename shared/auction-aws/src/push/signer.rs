@@ -184,6 +184,8 @@ impl PostSigner {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// What aws-sigv4's general `sign` puts on the same request.
