@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use auction_aws::jwt::{AuthConfig, KeySource, sign_dev_token};
 use auction_core::domain::{AuctionId, CreateAuctionRequest, PUBLIC_TENANT, Phase};
 use auction_core::identity::Identity;
 use auction_core::ports::AuctionStore;
+use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The seller of demo auctions.

@@ -5,11 +5,11 @@
 //! handler. Keeping the JSON boundary means the emulator's events are checked by the real types.
 
 use async_trait::async_trait;
-use serde_json::Value;
 use auction_app::notifier::Notifier;
 use auction_app::ticker::TickerDeps;
 use auction_app::ws::{self, Route, WsDeps};
 use auction_aws::jwt::TokenVerifier;
+use serde_json::Value;
 use std::time::Duration;
 
 /// The functions `template.yaml` deploys.

@@ -349,10 +349,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             notifier: adapters.notifier(config.fanout_concurrency),
             ticker: adapters.ticker(ticker_config, config.fanout_concurrency),
             ticker_timeout: TICKER_TIMEOUT,
-            http_router: auction_app::http::router(adapters.http(
-                TokenVerifier::new(config.auth.clone()),
-                config.bid_rate,
-            )),
+            http_router: auction_app::http::router(
+                adapters.http(TokenVerifier::new(config.auth.clone()), config.bid_rate),
+            ),
         }),
     };
     let dynamodb_endpoint = match (&engine, &config.dynamodb_endpoint) {

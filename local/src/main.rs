@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
 use auction_aws::jwt::{LOCAL_DEV_SECRET, sign_dev_token};
 use auction_core::identity::Identity;
 use auction_core::rate::RateLimit;
+use clap::{Parser, Subcommand};
 
 /// mimalloc: under a 10,000-viewer fan-out glibc's malloc took a quarter of the process's CPU
 /// (`_int_malloc`, `malloc_consolidate`); see docs/performance.md.

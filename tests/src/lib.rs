@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use auction_aws::jwt::{LOCAL_DEV_SECRET, sign_dev_token};
+use auction_core::domain::{Auction, CreateAuctionRequest, EpochMillis};
+use auction_core::identity::Identity;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use shared::auth::{Identity, LOCAL_DEV_SECRET, sign_dev_token};
-use shared::domain::{Auction, CreateAuctionRequest, EpochMillis};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -40,7 +41,7 @@ pub async fn start_with(config: LocalConfig) -> Running {
 
 /// A development token for `user` of `tenant`.
 pub fn token(user: &str, tenant: &str, roles: &[&str]) -> String {
-    token_expiring(user, tenant, roles, EpochMillis::now().plus_seconds(3600))
+    token_expiring(user, tenant, roles, now().plus_seconds(3600))
 }
 
 /// A development token that expires at `expires_at`.
@@ -55,14 +56,25 @@ pub fn token_expiring(user: &str, tenant: &str, roles: &[&str], expires_at: Epoc
 
 /// Creates an auction of `tenant` through the store: EUR 100 → 20 by 1 every second, starting now.
 pub async fn create_auction(stack: &Running, tenant: &str, items: u32) -> Auction {
+    create_auction_at(stack, tenant, items, now()).await
+}
+
+/// Creates an auction of `tenant` through the store: EUR 100 → 20 by 1 every second, starting
+/// at `starts_at`.
+pub async fn create_auction_at(
+    stack: &Running,
+    tenant: &str,
+    items: u32,
+    starts_at: EpochMillis,
+) -> Auction {
     let auction = serde_json::from_value::<CreateAuctionRequest>(json!({
         "title": "Tulips", "currency": "EUR", "startPrice": 100, "floorPrice": 20,
         "priceDrop": 1, "dropIntervalSeconds": 1, "totalItems": items
     }))
     .unwrap()
-    .validate(tenant, "seller-1", EpochMillis::now())
+    .validate(tenant, "seller-1", starts_at)
     .unwrap();
-    stack.deps.auctions.create(&auction).await.unwrap();
+    stack.adapters.auctions.create(&auction).await.unwrap();
     auction
 }
 
@@ -258,4 +270,9 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// The wall clock, as the stack reads it.
+pub fn now() -> auction_core::domain::EpochMillis {
+    auction_core::clock::Clock::now(&auction_app::clock::SystemClock)
 }

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use auction_core::domain::{Connection, CreateAuctionRequest};
 use futures::future::join_all;
 use serde_json::{Value, json};
-use shared::domain::{Connection, CreateAuctionRequest, EpochMillis};
 use tests::{Client, LocalConfig, Running, bid, create_auction, eventually, start_with, token};
 
 fn flow_config() -> LocalConfig {
@@ -20,12 +20,12 @@ fn flow_config() -> LocalConfig {
 }
 
 /// Creates an auction of `tenant` from a create body, through the store.
-async fn create_from(stack: &Running, tenant: &str, body: Value) -> shared::domain::Auction {
+async fn create_from(stack: &Running, tenant: &str, body: Value) -> auction_core::domain::Auction {
     let auction = serde_json::from_value::<CreateAuctionRequest>(body)
         .unwrap()
-        .validate(tenant, "seller-1", EpochMillis::now())
+        .validate(tenant, "seller-1", tests::now())
         .unwrap();
-    stack.deps.auctions.create(&auction).await.unwrap();
+    stack.adapters.auctions.create(&auction).await.unwrap();
     auction
 }
 
@@ -108,7 +108,13 @@ async fn the_floor_price_is_pushed_before_the_auction_ends_floor_reached() {
     );
     assert_eq!(last_price["data"]["dropsRemaining"], 0);
 
-    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    let stored = stack
+        .adapters
+        .auctions
+        .get(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         stored.ending.map(|e| e.reason.as_str()),
         Some("FloorReached"),
@@ -230,7 +236,13 @@ async fn a_bid_storm_sells_exactly_the_stock_and_tells_exactly_the_winners() {
     let accepted = results.iter().filter(|(s, _)| *s == 201).count();
     let rejected = results.iter().filter(|(s, _)| *s == 409).count();
     assert_eq!((accepted, rejected), (10, 290), "exactly the stock is sold");
-    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    let stored = stack
+        .adapters
+        .auctions
+        .get(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.remaining_items, 0);
 
     // Every socket's events: exactly ten BidAccepted across the bidders, matching the 201s.
@@ -332,13 +344,13 @@ async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast
         Some("ghost".into()),
         "acme",
         vec![],
-        EpochMillis::now(),
+        tests::now(),
     );
-    stack.deps.connections.put(&ghost).await.unwrap();
+    stack.adapters.connections.put(&ghost).await.unwrap();
     stack
-        .deps
-        .connections
-        .join(&ghost, &auction.id, EpochMillis::now())
+        .adapters
+        .groups
+        .join(&ghost, &auction.id, tests::now())
         .await
         .unwrap();
     // And one killed for real: the TCP stream dropped without a close frame.
@@ -346,14 +358,14 @@ async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast
     killed.join_and_state(auction.id.as_str()).await;
     drop(killed);
 
-    let connections = stack.deps.connections.clone();
+    let groups = stack.adapters.groups.clone();
     let auction_id = auction.id.clone();
     eventually("the next broadcasts remove the dead viewers", || {
-        let connections = connections.clone();
+        let groups = groups.clone();
         let auction_id = auction_id.clone();
         async move {
-            connections
-                .viewer_count(&auction_id, EpochMillis::now())
+            groups
+                .viewer_count(&auction_id, tests::now())
                 .await
                 .unwrap()
                 == 1
@@ -361,12 +373,12 @@ async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast
     })
     .await;
     // The removal leaves the groups first, then deletes the row: wait for the row too.
-    let connections = stack.deps.connections.clone();
+    let connections = stack.adapters.connections.clone();
     eventually("the 410 removed the stale connection", || {
         let connections = connections.clone();
         async move {
             connections
-                .get("R2hvc3RDb25uPQ=", EpochMillis::now())
+                .get("R2hvc3RDb25uPQ=", tests::now())
                 .await
                 .unwrap()
                 .is_none()
@@ -385,7 +397,7 @@ async fn a_connection_whose_disconnect_was_lost_is_removed_by_the_next_broadcast
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_over_the_bid_rate_gets_429_with_retry_after_and_nothing_changes() {
     let stack = start_with(LocalConfig {
-        bid_rate: shared::config::RateLimit {
+        bid_rate: auction_core::rate::RateLimit {
             max_calls: 3,
             window_seconds: 60,
         },
@@ -426,7 +438,13 @@ async fn a_user_over_the_bid_rate_gets_429_with_retry_after_and_nothing_changes(
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "RateLimited");
-    let stored = stack.deps.auctions.get(&auction.id).await.unwrap().unwrap();
+    let stored = stack
+        .adapters
+        .auctions
+        .get(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.remaining_items, 10, "a refused bid takes nothing");
 
     // Another user is not affected.
@@ -492,21 +510,21 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
     viewer.join_and_state(id).await;
 
     // An HTTP API whose bus is unreachable: the bid commits, its PutEvents fails for real.
-    let deps = shared::api::ApiDeps {
-        auctions: stack.deps.auctions.clone(),
-        connections: stack.deps.connections.clone(),
-        verifier: shared::auth::TokenVerifier::new(shared::config::local_auth()),
-        publisher: std::sync::Arc::new(shared::events::EventBridgePublisher::new(
+    let unreachable_bus = auction_app::compose::Adapters {
+        publisher: std::sync::Arc::new(auction_aws::eventbridge::EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(&local::local_sdk_config("http://127.0.0.1:9")),
             local::EVENT_BUS,
         )),
-        bid_rate: shared::config::DEFAULT_BID_RATE,
-        finished: std::sync::Arc::default(),
+        ..stack.adapters.clone()
     };
+    let deps = unreachable_bus.http(
+        auction_aws::jwt::TokenVerifier::new(auction_aws::jwt::AuthConfig::local_development()),
+        auction_core::rate::RateLimit::BID_DEFAULT,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let broken = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        axum::serve(listener, shared::api::router(deps))
+        axum::serve(listener, auction_app::http::router(deps))
             .await
             .unwrap();
     });
@@ -543,11 +561,11 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
         }
     };
     assert_eq!(sold["data"]["remainingItems"], 2);
-    let bid_id = shared::domain::BidId::parse(won["bidId"].as_str().unwrap()).unwrap();
+    let bid_id = auction_core::domain::BidId::parse(won["bidId"].as_str().unwrap()).unwrap();
     let pending = stack
-        .deps
-        .auctions
-        .pending_notices(EpochMillis::now().plus_seconds(60), 10)
+        .adapters
+        .outbox
+        .pending(tests::now().plus_seconds(60), 10)
         .await
         .unwrap();
     assert!(

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use auction_core::rate::RateLimit;
 use serde_json::{Value, json};
-use shared::config::RateLimit;
 use tests::{Client, LocalConfig, start_with, token};
 
 fn document(name: &str) -> Value {

@@ -187,12 +187,7 @@ async fn creating_needs_a_seller_and_a_valid_body() {
         "BadRequest",
     )
     .await;
-    let expired = token_expiring(
-        "sam",
-        "acme",
-        &["seller"],
-        shared::domain::EpochMillis::now().plus_seconds(-120),
-    );
+    let expired = token_expiring("sam", "acme", &["seller"], tests::now().plus_seconds(-120));
     problem(
         http.post(&url)
             .bearer_auth(&expired)
@@ -342,7 +337,7 @@ async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
         "BadRequest",
     )
     .await;
-    let unknown = shared::domain::AuctionId::generate();
+    let unknown = auction_core::domain::AuctionId::generate();
     problem(
         http.post(format!("{base}/api/auctions/{unknown}/bids"))
             .bearer_auth(&alice)

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::json;
-use shared::domain::EpochMillis;
 use tests::{
     Client, LocalConfig, bid, create_auction, eventually, handshake_status, start_with, token,
 };
@@ -88,9 +87,9 @@ async fn metrics_count_what_the_traffic_did() {
     drop(buyer);
     eventually("the dropped connection is disconnected", || async {
         stack
-            .deps
+            .adapters
             .connections
-            .connections_of_user("acme", "buyer", EpochMillis::now())
+            .connections_of_user("acme", "buyer", tests::now())
             .await
             .unwrap()
             .is_empty()

@@ -1,10 +1,10 @@
 //! `template.yaml`'s dashboard and alarms watch the metrics the code really records
-//! (`shared::telemetry`), under the namespace the functions are given.
+//! (`auction_core::telemetry`), under the namespace the functions are given.
 
 #![allow(clippy::unwrap_used)]
 
+use auction_core::telemetry as m;
 use serde_yaml::Value;
-use shared::telemetry as m;
 
 const RECORDED: [&str; 10] = [
     m::ACTIVE_CONNECTIONS,

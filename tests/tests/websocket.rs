@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use auction_core::domain::AuctionId;
 use futures::SinkExt;
 use serde_json::json;
-use shared::domain::{AuctionId, EpochMillis};
 use tests::{
     Client, LocalConfig, create_auction, eventually, handshake_status, start, start_with, token,
     token_expiring,
@@ -16,18 +16,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 async fn viewers(stack: &tests::Running, auction: &AuctionId) -> u64 {
     stack
-        .deps
-        .connections
-        .viewer_count(auction, EpochMillis::now())
+        .adapters
+        .groups
+        .viewer_count(auction, tests::now())
         .await
         .unwrap()
 }
 
 async fn connection_ids_of(stack: &tests::Running, tenant: &str, user: &str) -> Vec<String> {
     stack
-        .deps
+        .adapters
         .connections
-        .connections_of_user(tenant, user, EpochMillis::now())
+        .connections_of_user(tenant, user, tests::now())
         .await
         .unwrap()
 }
@@ -121,7 +121,7 @@ async fn tenants_are_kept_apart_and_bad_tokens_fail_the_handshake() {
     assert_eq!(error["data"]["auctionId"], acme.id.to_string());
     assert_eq!(viewers(&stack, &acme.id).await, 0, "not joined");
 
-    let expired = token_expiring("alice", "acme", &[], EpochMillis::now().plus_seconds(-120));
+    let expired = token_expiring("alice", "acme", &[], tests::now().plus_seconds(-120));
     assert_eq!(
         handshake_status(&stack, &format!("?token={expired}")).await,
         Some(401)
@@ -130,15 +130,15 @@ async fn tenants_are_kept_apart_and_bad_tokens_fail_the_handshake() {
         handshake_status(&stack, "?token=forged.token.value").await,
         Some(401)
     );
-    let wrong_secret = shared::auth::sign_dev_token(
+    let wrong_secret = auction_aws::jwt::sign_dev_token(
         b"not-the-local-secret",
         "tenant",
-        &shared::auth::Identity {
+        &auction_core::identity::Identity {
             user_id: Some("alice".into()),
             tenant_id: "acme".into(),
             roles: vec![],
         },
-        EpochMillis::now().plus_seconds(60),
+        tests::now().plus_seconds(60),
     )
     .unwrap();
     assert_eq!(
@@ -435,10 +435,10 @@ async fn the_management_api_works_through_the_sdk_client() {
         "{gone:?}"
     );
     let pusher = signed_pusher(&stack);
-    use shared::push::Pusher;
+    use auction_core::ports::Pusher;
     assert!(matches!(
         pusher.post(id, "late").await,
-        Err(shared::push::PushError::Gone)
+        Err(auction_core::ports::PushError::Gone)
     ));
     // Ids with `=`, `+` and `/` survive the path.
     for odd in ["a+b/c=", "L0SM9cOFvHcCIhw=", "x/y/z"] {
@@ -458,14 +458,14 @@ async fn the_management_api_works_through_the_sdk_client() {
 }
 
 /// The functions' Management API pusher, pointed at the stack.
-fn signed_pusher(stack: &local::Running) -> shared::push::SignedPusher {
+fn signed_pusher(stack: &local::Running) -> auction_aws::push::SignedPusher {
     let base = stack.http_url();
-    shared::push::SignedPusher::new(&local::local_sdk_config(&base), &base).unwrap()
+    auction_aws::push::SignedPusher::new(&local::local_sdk_config(&base), &base).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signed_pusher_delivers_and_classifies_failures() {
-    use shared::push::{PushError, Pusher};
+    use auction_core::ports::{PushError, Pusher};
     let stack = start().await;
     let mut client = Client::connect(&stack, Some(&token("dave", "public", &[]))).await;
     let ids = connection_ids_of(&stack, "public", "dave").await;
@@ -486,7 +486,7 @@ async fn the_signed_pusher_delivers_and_classifies_failures() {
     assert_eq!(client.next_frame().await, json!({"still": "open"}));
 
     // A stack that is down: retryable, never "gone".
-    let nowhere = shared::push::SignedPusher::new(
+    let nowhere = auction_aws::push::SignedPusher::new(
         &local::local_sdk_config("http://127.0.0.1:9"),
         "http://127.0.0.1:9",
     )
@@ -499,7 +499,7 @@ async fn the_signed_pusher_delivers_and_classifies_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_reading_is_cut_and_posts_to_it_get_410() {
-    use shared::push::{PushError, Pusher};
+    use auction_core::ports::{PushError, Pusher};
     let mut config = LocalConfig::default();
     config.limits.stalled_reader_timeout = Duration::from_millis(200);
     let stack = start_with(config).await;
@@ -573,7 +573,7 @@ async fn connection_ids_with_special_characters_round_trip() {
                 .unwrap();
             assert_eq!(clients[i].next_frame().await, json!({"ok": true}));
             // The functions' pusher encodes the id the same way.
-            use shared::push::Pusher;
+            use auction_core::ports::Pusher;
             signed_pusher(&stack)
                 .post(id, r#"{"ok":"signed"}"#)
                 .await

@@ -24,4 +24,3 @@ pub(super) async fn set_outage(
     tracing::warn!(outage = request.outage, cut, "simulated WebSocket outage");
     axum::Json(json!({"outage": request.outage, "cut": cut})).into_response()
 }
-

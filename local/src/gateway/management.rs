@@ -88,7 +88,10 @@ pub(super) async fn post_to_connection(
     StatusCode::OK.into_response()
 }
 
-pub(super) async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+pub(super) async fn get_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> Response {
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };
@@ -110,4 +113,3 @@ pub(super) async fn delete_connection(
     live.end(ending::DELETED);
     StatusCode::NO_CONTENT.into_response()
 }
-

@@ -279,8 +279,7 @@ impl Live {
     }
 
     fn touch(&self) {
-        self.last_active_ms
-            .store(crate::now().0, Ordering::Relaxed);
+        self.last_active_ms.store(crate::now().0, Ordering::Relaxed);
     }
 }
 

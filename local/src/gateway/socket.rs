@@ -191,6 +191,7 @@ async fn finish(
         serde_json::from_str(authorizer).unwrap_or_default(),
     );
     let event = json!({"requestContext": context, "isBase64Encoded": false, "headers": {}, "multiValueHeaders": {}});
-    gateway.invoke_route(Function::Route(Route::Disconnect), event).await;
+    gateway
+        .invoke_route(Function::Route(Route::Disconnect), event)
+        .await;
 }
-

@@ -117,7 +117,10 @@ pub(super) async fn upgrade(
         "requestContext": context,
         "isBase64Encoded": false,
     });
-    match gateway.invoke_route(Function::Route(Route::Connect), connect_event).await {
+    match gateway
+        .invoke_route(Function::Route(Route::Connect), connect_event)
+        .await
+    {
         Some(status) if (200..300).contains(&status) => {}
         Some(status) => {
             let status = u16::try_from(status)
@@ -170,4 +173,3 @@ pub(super) async fn upgrade(
             serve(gateway, connection_id, live, authorizer, socket, pending)
         })
 }
-

@@ -111,11 +111,10 @@ impl Adapters {
         let bus = config::event_bus()?;
         let endpoint = config::management_endpoint()?;
         let sdk = auction_aws::sdk::from_env().await;
-        let pusher =
-            SignedPusher::new(&sdk, &endpoint).map_err(|e| ConfigError::Invalid {
-                key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
-                reason: e.to_string(),
-            })?;
+        let pusher = SignedPusher::new(&sdk, &endpoint).map_err(|e| ConfigError::Invalid {
+            key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
+            reason: e.to_string(),
+        })?;
         Ok(Self::new(
             &aws_sdk_dynamodb::Client::new(&sdk),
             &tables,

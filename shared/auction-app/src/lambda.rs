@@ -27,7 +27,10 @@ pub async fn serve_ws_route(route: Route) -> Result<(), Error> {
         metrics,
         service_fn(
             |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async {
-                route.handle(&deps, event.payload).await.map_err(Error::from)
+                route
+                    .handle(&deps, event.payload)
+                    .await
+                    .map_err(Error::from)
             },
         ),
     )

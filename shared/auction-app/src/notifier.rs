@@ -42,8 +42,8 @@ fn money(currency: &str, minor: i64) -> Result<MajorUnits, UnknownEvent> {
 }
 
 fn group(auction_id: &str, except_user: Option<&str>) -> Result<Audience, UnknownEvent> {
-    let auction_id =
-        AuctionId::parse(auction_id).map_err(|_| malformed("auctionId", "auctionId is not a UUID"))?;
+    let auction_id = AuctionId::parse(auction_id)
+        .map_err(|_| malformed("auctionId", "auctionId is not a UUID"))?;
     Ok(Audience::Group {
         auction_id,
         except_user: except_user.map(str::to_owned),

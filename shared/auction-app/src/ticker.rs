@@ -428,11 +428,7 @@ impl TickerDeps {
                     + schedule.drops_elapsed(now)
                         * i64::from(schedule.drop_interval_seconds())
                         * 1000;
-                auction_core::telemetry::event_latency(
-                    frame.kind(),
-                    EpochMillis(dropped_at),
-                    now,
-                );
+                auction_core::telemetry::event_latency(frame.kind(), EpochMillis(dropped_at), now);
                 push.price = Some(price.minor_units());
                 push.price_at = Some(now.0);
                 true

@@ -18,9 +18,8 @@ use auction_core::domain::{
     Reservation,
 };
 use auction_core::ports::{
-    AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
-    GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
-    StoreError,
+    AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError, GroupStore,
+    JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded, StoreError,
 };
 use auction_core::rate::RateLimit;
 use futures::StreamExt;
@@ -124,7 +123,12 @@ async fn a_sale_takes_one_item_once_and_says_why_a_write_was_refused() {
             .unwrap(),
         Commit::Committed
     );
-    let after = stack.auctions.get_latest(&auction.id).await.unwrap().unwrap();
+    let after = stack
+        .auctions
+        .get_latest(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.remaining_items, 0);
 
     // The same id again: the record comes back, nothing is taken.
@@ -141,7 +145,12 @@ async fn a_sale_takes_one_item_once_and_says_why_a_write_was_refused() {
         other => panic!("expected the stored bid, got {other:?}"),
     }
     assert_eq!(
-        stack.bids.find(&first.bid_id).await.unwrap().map(|b| b.outcome),
+        stack
+            .bids
+            .find(&first.bid_id)
+            .await
+            .unwrap()
+            .map(|b| b.outcome),
         Some(BidOutcome::Accepted(accepted))
     );
 
@@ -189,7 +198,11 @@ async fn a_rejection_is_recorded_once_and_its_first_record_returned() {
         currency: auction.currency,
     };
     assert_eq!(
-        stack.bids.record_rejection(&low, &rejected, now).await.unwrap(),
+        stack
+            .bids
+            .record_rejection(&low, &rejected, now)
+            .await
+            .unwrap(),
         Recorded::New
     );
     let mut later = rejected.clone();
@@ -225,7 +238,10 @@ async fn rate_windows_count_per_subject_and_a_new_window_always_has_budget() {
     assert!(take(connection, window).await.unwrap());
     assert!(take(connection, window).await.unwrap());
     assert!(!take(connection, window).await.unwrap(), "budget spent");
-    assert!(take(user, window).await.unwrap(), "another subject's budget");
+    assert!(
+        take(user, window).await.unwrap(),
+        "another subject's budget"
+    );
     // One millisecond later a new window starts: its first calls are admitted at once, however
     // the calls of the last window ended (a Leave then a Join sent back to back).
     let next = limit.window_at(EpochMillis(at.0 + 1));
@@ -233,7 +249,10 @@ async fn rate_windows_count_per_subject_and_a_new_window_always_has_budget() {
     assert!(take(connection, next).await.unwrap());
     assert!(take(connection, next).await.unwrap());
     assert!(!take(connection, next).await.unwrap());
-    assert!(!take(connection, window).await.unwrap(), "the old window stays spent");
+    assert!(
+        !take(connection, window).await.unwrap(),
+        "the old window stays spent"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +337,11 @@ async fn auctions_are_created_listed_per_tenant_cancelled_and_ended_once() {
     assert!(matches!(
         stack
             .bids
-            .commit_acceptance(&late, &active, &acceptance(&active, &late, now.plus_seconds(6)))
+            .commit_acceptance(
+                &late,
+                &active,
+                &acceptance(&active, &late, now.plus_seconds(6))
+            )
             .await
             .unwrap(),
         Commit::AuctionRefused(Some(_))
@@ -422,19 +445,11 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
     assert_eq!(members[1].user_id, None, "anonymous members carry no user");
 
     assert_eq!(
-        stack
-            .groups
-            .leave(&c2.connection_id, &a)
-            .await
-            .unwrap(),
+        stack.groups.leave(&c2.connection_id, &a).await.unwrap(),
         LeaveOutcome::Left
     );
     assert_eq!(
-        stack
-            .groups
-            .leave(&c2.connection_id, &a)
-            .await
-            .unwrap(),
+        stack.groups.leave(&c2.connection_id, &a).await.unwrap(),
         LeaveOutcome::NotMember
     );
     assert_eq!(stack.groups.viewer_count(&a, now).await.unwrap(), 2);
@@ -569,14 +584,7 @@ async fn expired_connection_rows_are_not_returned() {
         .collect::<Vec<_>>()
         .await;
     assert!(members.into_iter().all(|page| page.unwrap().is_empty()));
-    assert_eq!(
-        stack
-            .groups
-            .viewer_count(&auction, later)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(stack.groups.viewer_count(&auction, later).await.unwrap(), 0);
     // An expired connection can still be removed, so counts are corrected when it is found dead.
     assert!(
         stack
@@ -603,10 +611,7 @@ async fn a_missing_table_is_reported_as_such() {
         connections.put(&c).await,
         Err(StoreError::TableMissing { .. })
     ));
-    let first = groups
-        .members(&AuctionId::generate(), now())
-        .next()
-        .await;
+    let first = groups.members(&AuctionId::generate(), now()).next().await;
     assert!(matches!(first, Some(Err(StoreError::TableMissing { .. }))));
 }
 

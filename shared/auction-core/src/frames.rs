@@ -226,8 +226,8 @@ mod tests {
         });
         assert_eq!(viewers.kind(), "ViewerCountUpdated");
         assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&viewers.encode(EpochMillis(9))).unwrap()
-                ["data"]["activeViewers"],
+            serde_json::from_str::<serde_json::Value>(&viewers.encode(EpochMillis(9))).unwrap()["data"]
+                ["activeViewers"],
             3
         );
     }

@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(limit.window_at(EpochMillis(9_999)).number, 0);
         assert_eq!(limit.window_at(EpochMillis(10_000)).number, 1);
         assert_eq!(limit.window_at(EpochMillis(-1)).number, -1);
-        assert_eq!(limit.window_at(EpochMillis(12_000)).ends_at, EpochMillis(20_000));
+        assert_eq!(
+            limit.window_at(EpochMillis(12_000)).ends_at,
+            EpochMillis(20_000)
+        );
         assert_eq!(limit.retry_after_seconds(EpochMillis(12_000)), 8);
         assert_eq!(limit.retry_after_seconds(EpochMillis(19_999)), 1);
         assert_eq!(limit.retry_after_seconds(EpochMillis(10_000)), 10);

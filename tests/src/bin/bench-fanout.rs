@@ -4,7 +4,7 @@
 //! 1. `PriceUpdated` to N viewers of one auction: from the tick (the frame's `sentAt`, stamped
 //!    before the fan-out starts) to each client's receipt, p50/p99/last per push. The ticker runs
 //!    in `auction-local` exactly as the `price-ticker` function: members read from the store,
-//!    one signed `PostToConnection` per viewer through `shared::push::SignedPusher`. Also the CPU
+//!    one signed `PostToConnection` per viewer through `auction_aws::push::SignedPusher`. Also the CPU
 //!    that `auction-local` and the clients spend per push.
 //! 2. `PostToConnection` calls and DynamoDB requests per viewer-minute, read from
 //!    `auction-local`'s counters, while the N viewers join and during one idle minute, next to

@@ -17,14 +17,14 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auction_aws::dynamo::{DynamoAuctions, DynamoGroups};
+use auction_aws::push::SignedPusher;
+use auction_core::domain::CreateAuctionRequest;
+use auction_core::ports::{AuctionStore, GroupStore, Pusher};
 use futures::{SinkExt, StreamExt};
 use infra::embedded::EmbeddedDynamo;
 use infra::tables::{AUCTIONS, CONNECTIONS};
 use serde_json::json;
-use shared::domain::{CreateAuctionRequest, EpochMillis};
-use shared::dynamo::{DynamoAuctions, DynamoConnections};
-use shared::ports::{AuctionStore, ConnectionStore};
-use shared::push::{Pusher, SignedPusher};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -72,13 +72,13 @@ async fn main() {
         .await
         .unwrap();
     let auctions = DynamoAuctions::new(dynamo.clone(), local::AUCTIONS_TABLE);
-    let store = DynamoConnections::new(dynamo, local::CONNECTIONS_TABLE, 1);
+    let store = DynamoGroups::new(dynamo, local::CONNECTIONS_TABLE, 1);
     let auction = serde_json::from_value::<CreateAuctionRequest>(json!({
         "title": "Benchmark", "currency": "EUR", "startPrice": 1000, "floorPrice": 1,
         "priceDrop": 1, "dropIntervalSeconds": 60, "totalItems": 10
     }))
     .unwrap()
-    .validate("public", "bench", EpochMillis::now())
+    .validate("public", "bench", tests::now())
     .unwrap();
     auctions.create(&auction).await.unwrap();
 
@@ -159,10 +159,7 @@ async fn main() {
         "connect+join: {connections} connections in {join_elapsed:.2?} = {rate:.0} connections/s"
     );
     assert_eq!(
-        store
-            .viewer_count(&auction.id, EpochMillis::now())
-            .await
-            .unwrap(),
+        store.viewer_count(&auction.id, tests::now()).await.unwrap(),
         connections as u64
     );
 
@@ -178,7 +175,7 @@ async fn main() {
 
     // 3. Broadcasts through the Management API, 64 posts in flight (the functions' pusher).
     let ids: Vec<String> = store
-        .members(&auction.id, EpochMillis::now())
+        .members(&auction.id, tests::now())
         .map(|page| page.unwrap())
         .collect::<Vec<_>>()
         .await
@@ -205,7 +202,7 @@ async fn main() {
         if raw {
             "a bare HTTP client (hyper)"
         } else {
-            "shared::push::SignedPusher (SigV4 + hyper)"
+            "auction_aws::push::SignedPusher (SigV4 + hyper)"
         }
     );
     let mut p50s = Vec::new();

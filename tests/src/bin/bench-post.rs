@@ -41,12 +41,12 @@ where
 
 /// Post `i` through the functions' pusher.
 fn post_signed(
-    signed: shared::push::SignedPusher,
+    signed: auction_aws::push::SignedPusher,
 ) -> impl Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = ()>>> {
     move |i| {
         let signed = signed.clone();
         Box::pin(async move {
-            use shared::push::Pusher;
+            use auction_core::ports::Pusher;
             signed
                 .post(
                     &format!("conn{i}="),
@@ -107,17 +107,17 @@ async fn main() {
             post_with(lean.clone()),
         )
         .await;
-        let signed = shared::push::SignedPusher::new(&sdk, &base).unwrap();
+        let signed = auction_aws::push::SignedPusher::new(&sdk, &base).unwrap();
         measure(
-            "shared::push::SignedPusher (SigV4 + hyper)",
+            "auction_aws::push::SignedPusher (SigV4 + hyper)",
             posts,
             post_signed(signed),
         )
         .await;
         let signed_h2 =
-            shared::push::SignedPusher::with_http2_prior_knowledge(&sdk, &base).unwrap();
+            auction_aws::push::SignedPusher::with_http2_prior_knowledge(&sdk, &base).unwrap();
         measure(
-            "shared::push::SignedPusher over HTTP/2 (auction-local's)",
+            "auction_aws::push::SignedPusher over HTTP/2 (auction-local's)",
             posts,
             post_signed(signed_h2),
         )

@@ -97,9 +97,9 @@ pub(super) async fn place(
         Ok(placed) => Ok(bid_response(&placed)),
         Err(BidError::SignInRequired) => Err(Problem::unauthorized("a bearer token is required")),
         Err(BidError::AuctionNotFound) => Err(Problem::auction_not_found()),
-        Err(BidError::WrongTenant) => Err(Problem::forbidden(
-            "the auction belongs to another tenant",
-        )),
+        Err(BidError::WrongTenant) => {
+            Err(Problem::forbidden("the auction belongs to another tenant"))
+        }
         Err(BidError::InvalidPrice(e)) => Err(Problem::bad_request(format!("bidPrice: {e}"))),
         Err(BidError::RateLimited {
             retry_after_seconds,

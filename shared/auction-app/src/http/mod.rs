@@ -34,10 +34,7 @@ pub struct HttpDeps {
 /// The router, paths as docs/protocol.md section 5 names them.
 pub fn router(deps: HttpDeps) -> Router {
     Router::new()
-        .route(
-            "/api/auctions",
-            post(auctions::create).get(auctions::list),
-        )
+        .route("/api/auctions", post(auctions::create).get(auctions::list))
         .route(
             "/api/auctions/{auction_id}",
             get(auctions::get).delete(auctions::cancel),

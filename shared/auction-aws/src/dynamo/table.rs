@@ -58,7 +58,11 @@ impl Table {
         >,
     ) -> StoreError
     where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
     {
         classify(error, &self.name)
     }

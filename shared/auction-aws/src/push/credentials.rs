@@ -51,4 +51,3 @@ impl CredentialCache {
         Ok(credentials)
     }
 }
-

@@ -18,8 +18,8 @@ pub use bid::{
     AcceptedBid, BidDecision, BidId, BidOutcome, BidRequest, PlacedBid, RejectReason, RejectedBid,
     Reservation,
 };
-pub use epoch::EpochMillis;
 pub use connection::{Connection, Member, PUBLIC_TENANT};
 pub use create::{CreateAuctionRequest, FieldError};
+pub use epoch::EpochMillis;
 pub use money::{Amount, Currency, MoneyError};
 pub use schedule::DutchSchedule;

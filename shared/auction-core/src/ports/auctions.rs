@@ -70,8 +70,11 @@ pub trait AuctionStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`]; a missing auction is [`CancelOutcome::AlreadyEnded`]`(None)`.
-    async fn cancel(&self, auction: &Auction, now: EpochMillis)
-    -> Result<CancelOutcome, StoreError>;
+    async fn cancel(
+        &self,
+        auction: &Auction,
+        now: EpochMillis,
+    ) -> Result<CancelOutcome, StoreError>;
 
     /// Records an end (`FloorReached` found by the ticker, `SoldOut` after the last sale).
     /// Returns `true` when this call recorded it, `false` when an end was recorded before:

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::{AcceptedBid, Auction, BidId, BidOutcome, BidRequest, EpochMillis, RejectedBid};
+use crate::domain::{
+    AcceptedBid, Auction, BidId, BidOutcome, BidRequest, EpochMillis, RejectedBid,
+};
 
 /// A bid as recorded: the outcome, and the fingerprint of the body that produced it
 /// ([`BidRequest::fingerprint`]), which tells a replay from a reuse of the id.

@@ -14,11 +14,13 @@ pub trait Departures: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn note(&self, tenant_id: &str, user_id: &str, at: EpochMillis) -> Result<(), StoreError>;
+    async fn note(&self, tenant_id: &str, user_id: &str, at: EpochMillis)
+    -> Result<(), StoreError>;
 
     /// Takes (removes and returns) the user's noted departure, if any.
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn take(&self, tenant_id: &str, user_id: &str) -> Result<Option<EpochMillis>, StoreError>;
+    async fn take(&self, tenant_id: &str, user_id: &str)
+    -> Result<Option<EpochMillis>, StoreError>;
 }

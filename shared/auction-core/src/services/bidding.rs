@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::domain::{
-    AcceptedBid, Auction, AuctionId, BidDecision, BidId, BidOutcome, BidRequest, EndReason,
-    Ending, EpochMillis, MoneyError, Phase, PlacedBid, RejectReason, RejectedBid, Reservation,
+    AcceptedBid, Auction, AuctionId, BidDecision, BidId, BidOutcome, BidRequest, EndReason, Ending,
+    EpochMillis, MoneyError, Phase, PlacedBid, RejectReason, RejectedBid, Reservation,
 };
 use crate::identity::Identity;
 use crate::ports::{

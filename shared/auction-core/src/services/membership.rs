@@ -177,7 +177,10 @@ impl Membership {
         let now = self.clock.now();
         let auction_id = self.admit(connection_id, auction_id, now).await?;
         let Some(connection) = self.connections.get(connection_id, now).await? else {
-            tracing::warn!(connection = connection_id, "join from an unregistered connection");
+            tracing::warn!(
+                connection = connection_id,
+                "join from an unregistered connection"
+            );
             return Err(MembershipError::NotRegistered);
         };
         let auction = self

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-use infra::tables::{BY_LIVE_INDEX, BY_TENANT_PHASE_INDEX, LIVE_KEY, PK, STARTS_AT_MS, TENANT_PHASE};
+use infra::tables::{
+    BY_LIVE_INDEX, BY_TENANT_PHASE_INDEX, LIVE_KEY, PK, STARTS_AT_MS, TENANT_PHASE,
+};
 
 use super::codec::{LIVE, auction_from, auction_item, auction_key, tenant_phase};
 use crate::dynamo::item::{n, s};

@@ -86,7 +86,8 @@ impl ConnectionStore for DynamoConnections {
                 s(user_key(&connection.tenant_id, user_id)),
             );
         }
-        self.table.client
+        self.table
+            .client
             .put_item()
             .table_name(&self.table.name)
             .set_item(Some(item))
@@ -115,7 +116,9 @@ impl ConnectionStore for DynamoConnections {
         let leaves = connection.joined.iter().map(|(auction, shard)| async move {
             let auction = AuctionId::parse(auction)
                 .map_err(|_| StoreError::CorruptItem("joined auction id".into()))?;
-            self.groups.leave_shard(connection_id, &auction, *shard).await
+            self.groups
+                .leave_shard(connection_id, &auction, *shard)
+                .await
         });
         for result in futures::future::join_all(leaves).await {
             result?;
@@ -168,5 +171,4 @@ impl ConnectionStore for DynamoConnections {
             }
         }
     }
-
 }

@@ -42,9 +42,11 @@ impl Departures for DynamoDepartures {
     ) -> Result<(), StoreError> {
         let mut item = departure_key(tenant_id, user_id);
         item.insert("leftAtMs".to_owned(), n(at.0));
-        let window = i64::try_from(auction_core::telemetry::RECONNECT_WINDOW.as_secs()).unwrap_or(60);
+        let window =
+            i64::try_from(auction_core::telemetry::RECONNECT_WINDOW.as_secs()).unwrap_or(60);
         item.insert(EXPIRES_AT.to_owned(), n(at.as_seconds() + window));
-        self.table.client
+        self.table
+            .client
             .put_item()
             .table_name(&self.table.name)
             .set_item(Some(item))

@@ -10,8 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use futures::StreamExt;
 use futures::stream;
@@ -291,7 +290,11 @@ impl GroupStore for DynamoGroups {
                 // The connection row failed its condition: gone, expired, or already joined.
                 let stored = match stored {
                     Some(item) => Some(item),
-                    None => self.table.get(connection_key(&connection.connection_id), true).await?,
+                    None => {
+                        self.table
+                            .get(connection_key(&connection.connection_id), true)
+                            .await?
+                    }
                 };
                 return match stored {
                     Some(item) if is_live(&item, now) => Ok(JoinOutcome::AlreadyMember),
@@ -383,5 +386,4 @@ impl GroupStore for DynamoGroups {
         }
         Ok(u64::try_from(total).unwrap_or(0))
     }
-
 }

@@ -35,7 +35,9 @@ impl DynamoRateLimits {
 fn subject_key(subject: RateSubject<'_>) -> String {
     match subject {
         RateSubject::Connection(connection_id) => format!("RATE#CONN#{connection_id}"),
-        RateSubject::User { tenant_id, user_id } => format!("RATE#{}", user_key(tenant_id, user_id)),
+        RateSubject::User { tenant_id, user_id } => {
+            format!("RATE#{}", user_key(tenant_id, user_id))
+        }
     }
 }
 
