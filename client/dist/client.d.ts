@@ -1,10 +1,10 @@
 /**
- * `AuctionClient`: one WebSocket to the auction API (PROTOCOL.md sections 3–4) plus its REST side
+ * `AuctionClient`: one WebSocket to the auction API (docs/protocol.md sections 3–4) plus its REST side
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
  * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
- * - automatic reconnect on a pluggable {@link RetryPolicy} (default: the seed's 0/2/10/30 s with
+ * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
@@ -16,30 +16,16 @@
  * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
  *   counts as a lost connection;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item.
+ *   can never buy a second item ({@link AuctionApi}).
+ *
+ * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
-import { type BidOutcome, type ErrorData, type Problem, type ServerFrameData } from "./protocol.js";
+import { type TokenFactory } from "./api.js";
+import { type BidOutcome, type ErrorData, type ServerFrameData } from "./protocol.js";
 import { type RetryPolicy } from "./retry.js";
+import { type WebSocketFactory } from "./socket.js";
 import { type ConnectionState } from "./state.js";
 import { type AuctionView, type DisplayedAuction } from "./view.js";
-/** Returns the bearer token to use, or nothing for an anonymous viewer. */
-export type TokenFactory = () => string | null | undefined | Promise<string | null | undefined>;
-/** The part of the platform's `WebSocket` the client uses. */
-export interface WebSocketLike {
-    readonly readyState: number;
-    onopen: ((event: unknown) => void) | null;
-    onclose: ((event: {
-        code: number;
-        reason: string;
-    }) => void) | null;
-    onerror: ((event: unknown) => void) | null;
-    onmessage: ((event: {
-        data: unknown;
-    }) => void) | null;
-    send(data: string): void;
-    close(code?: number, reason?: string): void;
-}
-export type WebSocketFactory = new (url: string) => WebSocketLike;
 /** Options of {@link AuctionClient}. */
 export interface AuctionClientOptions {
     /** The WebSocket URL, e.g. `ws://127.0.0.1:3000/ws` or the stack's `wss://…/{stage}`. */
@@ -48,7 +34,7 @@ export interface AuctionClientOptions {
     apiBaseUrl: string;
     /** Asked for a token before every connect and request; none means anonymous. */
     token?: TokenFactory;
-    /** Default: {@link seedRetryPolicy}. */
+    /** Default: {@link defaultRetryPolicy}. */
     retryPolicy?: RetryPolicy;
     /** Polling period while reconnecting. Default 5000. */
     pollIntervalMs?: number;
@@ -82,17 +68,11 @@ export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
     /** Something failed; the client carries on (reconnecting, polling). */
     error: ClientError;
 }
-/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
-export declare class AuctionApiError extends Error {
-    readonly status: number;
-    readonly problem: Problem;
-    readonly retryAfterSeconds?: number | undefined;
-    constructor(status: number, problem: Problem, retryAfterSeconds?: number | undefined);
-}
 /** One connection to the auction API; see the module documentation. */
 export declare class AuctionClient {
     private readonly options;
     private readonly retryPolicy;
+    private readonly api;
     private readonly events;
     private readonly clock;
     private readonly views;
@@ -143,7 +123,7 @@ export declare class AuctionClient {
     /**
      * Bids `bidPrice` on an auction over REST. Network errors, 5xx and 429 (after `Retry-After`) are
      * retried with the same bidId, which the server deduplicates: a retry never takes a second item.
-     * Resolves with the outcome (accepted, or rejected with a reason); throws {@link AuctionApiError}
+     * Resolves with the outcome (accepted, or rejected with a reason); throws `AuctionApiError`
      * for other answers (401, 403, 404, 400) and the last network error when every attempt failed.
      */
     placeBid(auctionId: string, bidPrice: number, options?: {
@@ -171,5 +151,4 @@ export declare class AuctionClient {
      * `ItemSold`, and counting down locally would double-count against other buyers' frames.
      */
     private announceBid;
-    private request;
 }

@@ -1,10 +1,10 @@
 /**
- * `AuctionClient`: one WebSocket to the auction API (PROTOCOL.md sections 3–4) plus its REST side
+ * `AuctionClient`: one WebSocket to the auction API (docs/protocol.md sections 3–4) plus its REST side
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
  * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
- * - automatic reconnect on a pluggable {@link RetryPolicy} (default: the seed's 0/2/10/30 s with
+ * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
@@ -16,33 +16,24 @@
  * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
  *   counts as a lost connection;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item.
+ *   can never buy a second item ({@link AuctionApi}).
+ *
+ * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
+import { AuctionApi } from "./api.js";
 import { Emitter } from "./emitter.js";
 import { ClockSync } from "./price.js";
 import { parseServerFrame, } from "./protocol.js";
-import { seedRetryPolicy } from "./retry.js";
+import { defaultRetryPolicy } from "./retry.js";
+import { OPEN } from "./socket.js";
 import { transition } from "./state.js";
 import { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, } from "./view.js";
-/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
-export class AuctionApiError extends Error {
-    status;
-    problem;
-    retryAfterSeconds;
-    constructor(status, problem, retryAfterSeconds) {
-        super(problem.detail ?? problem.title ?? `HTTP ${status}`);
-        this.status = status;
-        this.problem = problem;
-        this.retryAfterSeconds = retryAfterSeconds;
-        this.name = "AuctionApiError";
-    }
-}
-const OPEN = 1;
 const REMEMBERED_BIDS = 1000;
 /** One connection to the auction API; see the module documentation. */
 export class AuctionClient {
     options;
     retryPolicy;
+    api;
     events = new Emitter();
     clock = new ClockSync();
     views = new Map();
@@ -70,7 +61,8 @@ export class AuctionClient {
             bidAttempts: 4,
             ...options,
         };
-        this.retryPolicy = options.retryPolicy ?? seedRetryPolicy();
+        this.retryPolicy = options.retryPolicy ?? defaultRetryPolicy();
+        this.api = new AuctionApi(this.options);
     }
     /** The connection state. */
     get state() {
@@ -144,12 +136,7 @@ export class AuctionClient {
     }
     /** Fetches a snapshot over HTTP (`GET /api/auctions/{id}`) and merges it into the view. */
     async fetchAuction(auctionId) {
-        const sentAt = Date.now();
-        const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
-        const receivedAt = Date.now();
-        if (!response.ok)
-            throw await apiError(response);
-        const snapshot = (await response.json());
+        const { snapshot, sentAt, receivedAt } = await this.api.getAuction(auctionId);
         this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
         const view = applyPolledSnapshot(this.views.get(auctionId), snapshot);
         if (this.joined.has(auctionId))
@@ -159,36 +146,13 @@ export class AuctionClient {
     /**
      * Bids `bidPrice` on an auction over REST. Network errors, 5xx and 429 (after `Retry-After`) are
      * retried with the same bidId, which the server deduplicates: a retry never takes a second item.
-     * Resolves with the outcome (accepted, or rejected with a reason); throws {@link AuctionApiError}
+     * Resolves with the outcome (accepted, or rejected with a reason); throws `AuctionApiError`
      * for other answers (401, 403, 404, 400) and the last network error when every attempt failed.
      */
     async placeBid(auctionId, bidPrice, options = {}) {
-        const bidId = options.bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
-        const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
-        const body = JSON.stringify({ bidPrice, bidId });
-        let lastError;
-        for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
-            if (attempt > 0)
-                await sleep(retryDelayMs(attempt, lastError));
-            let response;
-            try {
-                response = await this.request("POST", path, body);
-            }
-            catch (error) {
-                lastError = error;
-                continue;
-            }
-            if (response.status === 200 || response.status === 201 || response.status === 409) {
-                const outcome = (await response.json());
-                this.announceBid(auctionId, outcome);
-                return outcome;
-            }
-            const error = await apiError(response);
-            if (response.status !== 429 && response.status < 500)
-                throw error;
-            lastError = error;
-        }
-        throw lastError;
+        const outcome = await this.api.placeBid(auctionId, bidPrice, options.bidId);
+        this.announceBid(auctionId, outcome);
+        return outcome;
     }
     // ---- connection ----
     move(event) {
@@ -462,43 +426,6 @@ export class AuctionClient {
             this.events.emit("BidRejected", { ...rest, auctionId });
         }
     }
-    // ---- HTTP ----
-    async request(method, path, body) {
-        const headers = { accept: "application/json" };
-        if (body !== undefined)
-            headers["content-type"] = "application/json";
-        const token = await this.options.token?.();
-        if (token)
-            headers.authorization = `Bearer ${token}`;
-        const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-        return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
-            method,
-            headers,
-            ...(body === undefined ? {} : { body }),
-        });
-    }
-}
-async function apiError(response) {
-    let problem = { status: response.status };
-    try {
-        problem = { ...(await response.json()), status: response.status };
-    }
-    catch {
-        // A body that is not a problem document: the status says enough.
-    }
-    const retryAfter = Number(response.headers.get("retry-after"));
-    return new AuctionApiError(response.status, problem, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
-}
-/** A bid retry waits `Retry-After` when the server said so, else 250 ms doubling, with jitter. */
-function retryDelayMs(attempt, lastError) {
-    if (lastError instanceof AuctionApiError && lastError.retryAfterSeconds !== undefined) {
-        return lastError.retryAfterSeconds * 1000;
-    }
-    const base = 250 * 2 ** (attempt - 1);
-    return Math.round(base * (0.8 + 0.4 * Math.random()));
-}
-function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
 }
 function messageOf(error) {
     return error instanceof Error ? error.message : String(error);

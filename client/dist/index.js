@@ -1,12 +1,14 @@
 /**
  * The TypeScript client of the auction real-time API: `AuctionClient` (WebSocket with reconnect,
- * re-join and polling fallback; REST bids), the wire types of PROTOCOL.md, and the pure rules it is
+ * re-join and polling fallback; REST bids), the wire types of docs/protocol.md, and the pure rules it is
  * built from (retry policy, state machine, price schedule, clock offset, view merging). The React
  * hook lives in the `./react` entry point.
  */
-export { AuctionApiError, AuctionClient, } from "./client.js";
+export { AuctionApi, AuctionApiError, } from "./api.js";
+export { AuctionClient, } from "./client.js";
+export {} from "./socket.js";
 export { ClockSync, formatPrice, minorDigits, scheduledPrice } from "./price.js";
 export * from "./protocol.js";
-export { seedRetryPolicy } from "./retry.js";
+export { defaultRetryPolicy } from "./retry.js";
 export { transition } from "./state.js";
 export { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, viewFromSnapshot, } from "./view.js";

@@ -1,11 +1,11 @@
 /**
- * `useAuction(auctionId)`: the React counterpart of the seed's `useAuctionHub`. It joins the
+ * `useAuction(auctionId)`: the React hook over `AuctionClient`. It joins the
  * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
  * component is mounted, re-renders as the price falls each second, and exposes the connection
  * state, the last error and the last bid outcome.
  */
 import { createContext, createElement, useCallback, useContext, useEffect, useReducer, useRef, useState, } from "react";
-import { AuctionApiError } from "./client.js";
+import { AuctionApiError } from "./api.js";
 const ClientContext = createContext(null);
 /** Makes `client` the one `useAuction` uses below it. The caller owns connect/stop. */
 export function AuctionClientProvider(props) {

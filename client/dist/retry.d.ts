@@ -1,5 +1,5 @@
 /**
- * Reconnect policies. The default is the seed's schedule — 0, 2, 10 and 30 seconds, then every
+ * Reconnect policies. The default is 0, 2, 10 and 30 seconds, then every
  * 30 seconds for ever (a live auction has no good moment to give up) — with jitter, so that the
  * thousands of viewers a server restart drops do not all come back in the same millisecond.
  */
@@ -14,8 +14,8 @@ export interface RetryContext {
 export interface RetryPolicy {
     nextRetryDelayMs(context: RetryContext): number | null;
 }
-/** Options of {@link seedRetryPolicy}. */
-export interface SeedRetryOptions {
+/** Options of {@link defaultRetryPolicy}. */
+export interface DefaultRetryOptions {
     /** The base delays in order; the last repeats for ever. Default `[0, 2000, 10000, 30000]`. */
     delaysMs?: readonly number[];
     /**
@@ -28,5 +28,5 @@ export interface SeedRetryOptions {
     /** A source of uniform numbers in [0, 1). Default `Math.random`. */
     random?: () => number;
 }
-/** The seed's 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
-export declare function seedRetryPolicy(options?: SeedRetryOptions): RetryPolicy;
+/** The 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
+export declare function defaultRetryPolicy(options?: DefaultRetryOptions): RetryPolicy;

@@ -1,10 +1,10 @@
 /**
- * Reconnect policies. The default is the seed's schedule — 0, 2, 10 and 30 seconds, then every
+ * Reconnect policies. The default is 0, 2, 10 and 30 seconds, then every
  * 30 seconds for ever (a live auction has no good moment to give up) — with jitter, so that the
  * thousands of viewers a server restart drops do not all come back in the same millisecond.
  */
-/** The seed's 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
-export function seedRetryPolicy(options = {}) {
+/** The 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
+export function defaultRetryPolicy(options = {}) {
     const delays = options.delaysMs ?? [0, 2_000, 10_000, 30_000];
     if (delays.length === 0 || delays.some((d) => !(d >= 0))) {
         throw new RangeError("delaysMs must be a non-empty list of non-negative numbers");

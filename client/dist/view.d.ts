@@ -1,7 +1,7 @@
 /**
  * What a client knows about one auction, and the rules that merge frames and polls into it.
  *
- * During an auction `currentPrice` and `remainingItems` only go down (PROTOCOL.md section 4), so a
+ * During an auction `currentPrice` and `remainingItems` only go down (docs/protocol.md section 4), so a
  * late or duplicated frame can never move the display backwards: the lowest value seen wins. The
  * status only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is
  * the truth and replaces what was held before — except values that frames on the same connection

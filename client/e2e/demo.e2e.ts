@@ -120,7 +120,7 @@ describe("the demo page", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ outage: false }),
     });
-    // The seed's schedule: 0, 2, 10 s (± 20 %); the 10 s attempt lands after the outage ends.
+    // The default schedule: 0, 2, 10 s (± 20 %); the 10 s attempt lands after the outage ends.
     await viewer
       .locator('[data-testid=connection][data-state="Connected"]')
       .waitFor({ timeout: 45_000 });

@@ -1,10 +1,10 @@
 /**
- * `AuctionClient`: one WebSocket to the auction API (PROTOCOL.md sections 3–4) plus its REST side
+ * `AuctionClient`: one WebSocket to the auction API (docs/protocol.md sections 3–4) plus its REST side
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
  * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
- * - automatic reconnect on a pluggable {@link RetryPolicy} (default: the seed's 0/2/10/30 s with
+ * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
@@ -16,9 +16,12 @@
  * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
  *   counts as a lost connection;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item.
+ *   can never buy a second item ({@link AuctionApi}).
+ *
+ * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
 
+import { AuctionApi, type TokenFactory } from "./api.js";
 import { Emitter } from "./emitter.js";
 import { ClockSync } from "./price.js";
 import {
@@ -28,12 +31,12 @@ import {
   type BidRejectedData,
   type ClientFrame,
   type ErrorData,
-  type Problem,
   parseServerFrame,
   type ServerFrame,
   type ServerFrameData,
 } from "./protocol.js";
-import { type RetryPolicy, seedRetryPolicy } from "./retry.js";
+import { type RetryPolicy, defaultRetryPolicy } from "./retry.js";
+import { OPEN, type Socket, type WebSocketFactory, type WebSocketLike } from "./socket.js";
 import { type ConnectionEvent, type ConnectionState, transition } from "./state.js";
 import {
   type AuctionView,
@@ -47,22 +50,6 @@ import {
   displayAt,
 } from "./view.js";
 
-/** Returns the bearer token to use, or nothing for an anonymous viewer. */
-export type TokenFactory = () => string | null | undefined | Promise<string | null | undefined>;
-
-/** The part of the platform's `WebSocket` the client uses. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type WebSocketFactory = new (url: string) => WebSocketLike;
-
 /** Options of {@link AuctionClient}. */
 export interface AuctionClientOptions {
   /** The WebSocket URL, e.g. `ws://127.0.0.1:3000/ws` or the stack's `wss://…/{stage}`. */
@@ -71,7 +58,7 @@ export interface AuctionClientOptions {
   apiBaseUrl: string;
   /** Asked for a token before every connect and request; none means anonymous. */
   token?: TokenFactory;
-  /** Default: {@link seedRetryPolicy}. */
+  /** Default: {@link defaultRetryPolicy}. */
   retryPolicy?: RetryPolicy;
   /** Polling period while reconnecting. Default 5000. */
   pollIntervalMs?: number;
@@ -108,25 +95,7 @@ export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
   error: ClientError;
 }
 
-/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
-export class AuctionApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly problem: Problem,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(problem.detail ?? problem.title ?? `HTTP ${status}`);
-    this.name = "AuctionApiError";
-  }
-}
-
-const OPEN = 1;
 const REMEMBERED_BIDS = 1000;
-
-interface Socket {
-  ws: WebSocketLike;
-  epoch: number;
-}
 
 /** One connection to the auction API; see the module documentation. */
 export class AuctionClient {
@@ -138,6 +107,7 @@ export class AuctionClient {
   > &
     AuctionClientOptions;
   private readonly retryPolicy: RetryPolicy;
+  private readonly api: AuctionApi;
   private readonly events = new Emitter<AuctionClientEvents>();
   private readonly clock = new ClockSync();
   private readonly views = new Map<string, AuctionView>();
@@ -167,7 +137,8 @@ export class AuctionClient {
       bidAttempts: 4,
       ...options,
     };
-    this.retryPolicy = options.retryPolicy ?? seedRetryPolicy();
+    this.retryPolicy = options.retryPolicy ?? defaultRetryPolicy();
+    this.api = new AuctionApi(this.options);
   }
 
   /** The connection state. */
@@ -251,11 +222,7 @@ export class AuctionClient {
 
   /** Fetches a snapshot over HTTP (`GET /api/auctions/{id}`) and merges it into the view. */
   async fetchAuction(auctionId: string): Promise<AuctionView> {
-    const sentAt = Date.now();
-    const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
-    const receivedAt = Date.now();
-    if (!response.ok) throw await apiError(response);
-    const snapshot = (await response.json()) as AuctionSnapshot;
+    const { snapshot, sentAt, receivedAt } = await this.api.getAuction(auctionId);
     this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
     const view = applyPolledSnapshot(this.views.get(auctionId), snapshot);
     if (this.joined.has(auctionId)) this.updateView(view);
@@ -265,7 +232,7 @@ export class AuctionClient {
   /**
    * Bids `bidPrice` on an auction over REST. Network errors, 5xx and 429 (after `Retry-After`) are
    * retried with the same bidId, which the server deduplicates: a retry never takes a second item.
-   * Resolves with the outcome (accepted, or rejected with a reason); throws {@link AuctionApiError}
+   * Resolves with the outcome (accepted, or rejected with a reason); throws `AuctionApiError`
    * for other answers (401, 403, 404, 400) and the last network error when every attempt failed.
    */
   async placeBid(
@@ -273,29 +240,9 @@ export class AuctionClient {
     bidPrice: number,
     options: { bidId?: string } = {},
   ): Promise<BidOutcome> {
-    const bidId = options.bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
-    const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
-    const body = JSON.stringify({ bidPrice, bidId });
-    let lastError: unknown;
-    for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
-      if (attempt > 0) await sleep(retryDelayMs(attempt, lastError));
-      let response: Response;
-      try {
-        response = await this.request("POST", path, body);
-      } catch (error) {
-        lastError = error;
-        continue;
-      }
-      if (response.status === 200 || response.status === 201 || response.status === 409) {
-        const outcome = (await response.json()) as BidOutcome;
-        this.announceBid(auctionId, outcome);
-        return outcome;
-      }
-      const error = await apiError(response);
-      if (response.status !== 429 && response.status < 500) throw error;
-      lastError = error;
-    }
-    throw lastError;
+    const outcome = await this.api.placeBid(auctionId, bidPrice, options.bidId);
+    this.announceBid(auctionId, outcome);
+    return outcome;
   }
 
   // ---- connection ----
@@ -565,49 +512,6 @@ export class AuctionClient {
       this.events.emit("BidRejected", { ...rest, auctionId });
     }
   }
-
-  // ---- HTTP ----
-
-  private async request(method: string, path: string, body?: string): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const token = await this.options.token?.();
-    if (token) headers.authorization = `Bearer ${token}`;
-    const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-    return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body }),
-    });
-  }
-}
-
-async function apiError(response: Response): Promise<AuctionApiError> {
-  let problem: Problem = { status: response.status };
-  try {
-    problem = { ...((await response.json()) as Problem), status: response.status };
-  } catch {
-    // A body that is not a problem document: the status says enough.
-  }
-  const retryAfter = Number(response.headers.get("retry-after"));
-  return new AuctionApiError(
-    response.status,
-    problem,
-    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
-  );
-}
-
-/** A bid retry waits `Retry-After` when the server said so, else 250 ms doubling, with jitter. */
-function retryDelayMs(attempt: number, lastError: unknown): number {
-  if (lastError instanceof AuctionApiError && lastError.retryAfterSeconds !== undefined) {
-    return lastError.retryAfterSeconds * 1000;
-  }
-  const base = 250 * 2 ** (attempt - 1);
-  return Math.round(base * (0.8 + 0.4 * Math.random()));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function messageOf(error: unknown): string {

@@ -1,6 +1,6 @@
 /**
  * Showing the price fall every second between `PriceUpdated` frames: the schedule in the snapshot
- * (PROTOCOL.md section 6) gives the price at any instant, computed in integer minor units as the
+ * (docs/protocol.md section 6) gives the price at any instant, computed in integer minor units as the
  * server does, at the server's clock as estimated by {@link ClockSync}.
  */
 

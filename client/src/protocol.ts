@@ -1,5 +1,5 @@
 /**
- * The wire contract of PROTOCOL.md, as TypeScript types: the frames a client sends and receives
+ * The wire contract of docs/protocol.md, as TypeScript types: the frames a client sends and receives
  * over the WebSocket (sections 3 and 4), the auction snapshot (section 6) and the HTTP bodies of
  * the bid endpoint and of errors (section 5). Field names are the wire's; prices are numbers in
  * major units, exact to the currency's minor unit.
@@ -23,7 +23,7 @@ export type ErrorCode =
   | "UnknownAction"
   | "InternalError";
 
-/** The auction snapshot: HTTP bodies and the `AuctionState` frame (PROTOCOL.md section 6). */
+/** The auction snapshot: HTTP bodies and the `AuctionState` frame (docs/protocol.md section 6). */
 export interface AuctionSnapshot {
   auctionId: string;
   tenantId: string;

@@ -1,5 +1,5 @@
 /**
- * `useAuction(auctionId)`: the React counterpart of the seed's `useAuctionHub`. It joins the
+ * `useAuction(auctionId)`: the React hook over `AuctionClient`. It joins the
  * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
  * component is mounted, re-renders as the price falls each second, and exposes the connection
  * state, the last error and the last bid outcome.
@@ -16,7 +16,8 @@ import {
   useRef,
   useState,
 } from "react";
-import { AuctionApiError, type AuctionClient, type ClientError } from "./client.js";
+import { AuctionApiError } from "./api.js";
+import type { AuctionClient, ClientError } from "./client.js";
 import type {
   AuctionStatus,
   BidAcceptedData,

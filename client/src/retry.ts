@@ -1,5 +1,5 @@
 /**
- * Reconnect policies. The default is the seed's schedule — 0, 2, 10 and 30 seconds, then every
+ * Reconnect policies. The default is 0, 2, 10 and 30 seconds, then every
  * 30 seconds for ever (a live auction has no good moment to give up) — with jitter, so that the
  * thousands of viewers a server restart drops do not all come back in the same millisecond.
  */
@@ -17,8 +17,8 @@ export interface RetryPolicy {
   nextRetryDelayMs(context: RetryContext): number | null;
 }
 
-/** Options of {@link seedRetryPolicy}. */
-export interface SeedRetryOptions {
+/** Options of {@link defaultRetryPolicy}. */
+export interface DefaultRetryOptions {
   /** The base delays in order; the last repeats for ever. Default `[0, 2000, 10000, 30000]`. */
   delaysMs?: readonly number[];
   /**
@@ -32,8 +32,8 @@ export interface SeedRetryOptions {
   random?: () => number;
 }
 
-/** The seed's 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
-export function seedRetryPolicy(options: SeedRetryOptions = {}): RetryPolicy {
+/** The 0 / 2 / 10 / 30 s schedule with jitter, retrying every 30 s after that. */
+export function defaultRetryPolicy(options: DefaultRetryOptions = {}): RetryPolicy {
   const delays = options.delaysMs ?? [0, 2_000, 10_000, 30_000];
   if (delays.length === 0 || delays.some((d) => !(d >= 0))) {
     throw new RangeError("delaysMs must be a non-empty list of non-negative numbers");

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AuctionApiError, AuctionClient, type AuctionClientOptions } from "../src/client.js";
+import { AuctionApiError } from "../src/api.js";
+import { AuctionClient, type AuctionClientOptions } from "../src/client.js";
 import type { ConnectionState } from "../src/state.js";
 import { FakeWebSocket, json, snapshot } from "./fakes.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClockSync, scheduledPrice } from "../src/price.js";
-import { seedRetryPolicy } from "../src/retry.js";
+import { defaultRetryPolicy } from "../src/retry.js";
 import { type ConnectionEvent, type ConnectionState, transition } from "../src/state.js";
 import {
   applyAuctionEnded,
@@ -14,23 +14,23 @@ import {
 } from "../src/view.js";
 import { snapshot } from "./fakes.js";
 
-describe("seedRetryPolicy", () => {
-  const at = (policy: ReturnType<typeof seedRetryPolicy>, count: number) =>
+describe("defaultRetryPolicy", () => {
+  const at = (policy: ReturnType<typeof defaultRetryPolicy>, count: number) =>
     policy.nextRetryDelayMs({ previousRetryCount: count, elapsedMs: 0 });
 
   it("follows 0 / 2 / 10 / 30 s and then retries every 30 s for ever", () => {
-    const policy = seedRetryPolicy({ jitterRatio: 0, immediateSpreadMs: 0 });
+    const policy = defaultRetryPolicy({ jitterRatio: 0, immediateSpreadMs: 0 });
     expect([0, 1, 2, 3, 4, 5, 100, 10_000].map((n) => at(policy, n))).toEqual([
       0, 2000, 10_000, 30_000, 30_000, 30_000, 30_000, 30_000,
     ]);
   });
 
   it("keeps jittered delays within base × (1 ± ratio), reaching both ends", () => {
-    const low = seedRetryPolicy({ jitterRatio: 0.2, random: () => 0 });
-    const high = seedRetryPolicy({ jitterRatio: 0.2, random: () => 0.999_999 });
+    const low = defaultRetryPolicy({ jitterRatio: 0.2, random: () => 0 });
+    const high = defaultRetryPolicy({ jitterRatio: 0.2, random: () => 0.999_999 });
     expect([1, 2, 3].map((n) => at(low, n))).toEqual([1600, 8000, 24_000]);
     expect([1, 2, 3].map((n) => at(high, n))).toEqual([2400, 12_000, 36_000]);
-    const random = seedRetryPolicy();
+    const random = defaultRetryPolicy();
     for (let i = 0; i < 1000; i++) {
       const delay = at(random, 3);
       expect(delay).toBeGreaterThanOrEqual(24_000);
@@ -39,7 +39,7 @@ describe("seedRetryPolicy", () => {
   });
 
   it("spreads the immediate retry so a restart does not bring everyone back at once", () => {
-    const policy = seedRetryPolicy();
+    const policy = defaultRetryPolicy();
     const delays = Array.from({ length: 500 }, () => at(policy, 0) ?? -1);
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...delays)).toBeLessThan(500);
@@ -47,10 +47,10 @@ describe("seedRetryPolicy", () => {
   });
 
   it("never gives up and rejects nonsense options", () => {
-    const policy = seedRetryPolicy();
+    const policy = defaultRetryPolicy();
     expect(at(policy, 1e9)).not.toBeNull();
-    expect(() => seedRetryPolicy({ delaysMs: [] })).toThrow(RangeError);
-    expect(() => seedRetryPolicy({ jitterRatio: 1 })).toThrow(RangeError);
+    expect(() => defaultRetryPolicy({ delaysMs: [] })).toThrow(RangeError);
+    expect(() => defaultRetryPolicy({ jitterRatio: 1 })).toThrow(RangeError);
   });
 });
 

@@ -1,4 +1,4 @@
-//! The event bus's contract (DESIGN.md "Cloud shape"): the one `source` of the domain events and
+//! The event bus's contract (docs/architecture.md, "Cloud shape"): the one `source` of the domain events and
 //! the notifier rule's event pattern. `template.yaml` declares the same pattern (a test fails when
 //! they drift) and `auction-local` matches events against it with the `quamina` crate.
 

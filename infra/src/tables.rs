@@ -1,4 +1,4 @@
-//! The two tables, their keys, indexes and settings (DESIGN.md "Data").
+//! The two tables, their keys, indexes and settings (docs/architecture.md, "Data").
 //!
 //! - Connections: ephemeral, TTL on `expiresAt`. Rows: a connection (`CONN#id` / `META`),
 //!   a group membership (`GROUP#auction#shard` / `CONN#id`) and a per-shard viewer counter

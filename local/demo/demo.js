@@ -1,7 +1,7 @@
 // The demo page: the project's own TypeScript client (served from client/dist at /client/), no
 // framework and no build step. It follows one live auction of tenant `public` — `?auction=ID`, or
 // the first active one — shows the price falling each second, viewers, items left, a Buy button
-// and toasts as the seed's hook shows them, and moves on to the next auction when one ends.
+// and toasts as the React hook exposes them, and moves on to the next auction when one ends.
 
 import { AuctionApiError, AuctionClient, formatPrice } from "/client/index.js";
 

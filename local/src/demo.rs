@@ -73,11 +73,13 @@ mod assets {
     /// `client/dist/*.js`: the same ES modules the npm package ships.
     pub const CLIENT: &[(&str, &str)] = &[
         ("index.js", include_str!("../../client/dist/index.js")),
+        ("api.js", include_str!("../../client/dist/api.js")),
         ("client.js", include_str!("../../client/dist/client.js")),
         ("emitter.js", include_str!("../../client/dist/emitter.js")),
         ("price.js", include_str!("../../client/dist/price.js")),
         ("protocol.js", include_str!("../../client/dist/protocol.js")),
         ("retry.js", include_str!("../../client/dist/retry.js")),
+        ("socket.js", include_str!("../../client/dist/socket.js")),
         ("state.js", include_str!("../../client/dist/state.js")),
         ("view.js", include_str!("../../client/dist/view.js")),
     ];

@@ -1,4 +1,4 @@
-//! The whole auction flow end to end through `auction-local` (issue 4): the ticker's prices and
+//! The whole auction flow end to end through `auction-local`: the ticker's prices and
 //! viewer counts, bids over HTTP, domain events on the local EventBridge, and the notifier's
 //! pushes, all over real sockets.
 

@@ -1,4 +1,4 @@
-//! The HTTP API end to end (PROTOCOL.md section 5): real HTTP requests to `auction-local`, which
+//! The HTTP API end to end (docs/protocol.md section 5): real HTTP requests to `auction-local`, which
 //! turns them into API Gateway payload-v2 events for the `http-api` function's router.
 
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! The product's metrics (issue 5, item 5) as `auction-local` shows them at `GET /metrics`: the
+//! The product's metrics as `auction-local` shows them at `GET /metrics`: the
 //! same names the functions write as EMF lines in Lambda, after real traffic. One test in this
 //! file: the process has one recorder, so the counts below are this flow's alone.
 

@@ -1,5 +1,5 @@
 //! The real-time core end to end: `auction-local` on a free port, real WebSocket clients, the
-//! real Management API client (PROTOCOL.md sections 2–4 and 7).
+//! real Management API client (docs/protocol.md sections 2–4 and 7).
 
 #![allow(clippy::unwrap_used)]
 
@@ -649,6 +649,15 @@ async fn the_demo_page_and_its_client_modules_are_served() {
     );
     assert!(module.text().await.unwrap().contains("class AuctionClient"));
     assert_eq!(get("/client/nope.js").await.unwrap().status(), 404);
+    // Every module of the built client is served, so no import of the page can fail.
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/dist");
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".js") && name != "react.js" {
+            let served = get(&format!("/client/{name}")).await.unwrap();
+            assert_eq!(served.status(), 200, "/client/{name}");
+        }
+    }
 
     let token: serde_json::Value = get("/_local/demo-token?sub=dana")
         .await

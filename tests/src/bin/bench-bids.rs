@@ -1,4 +1,4 @@
-//! Bids per second and bid latency through `auction-local` (issue 4): the HTTP API (API Gateway
+//! Bids per second and bid latency through `auction-local`: the HTTP API (API Gateway
 //! v2 events into the `lambda_http` router), the DynamoDB transaction on the embedded engine, the
 //! events on the local EventBridge and the notifier's pushes, all in the `auction-local` process.
 //!

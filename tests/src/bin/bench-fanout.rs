@@ -1,4 +1,4 @@
-//! The price ticker's fan-out through `auction-local` (issue 4), printing figures for
+//! The price ticker's fan-out through `auction-local`, printing figures for
 //! `docs/performance.md`:
 //!
 //! 1. `PriceUpdated` to N viewers of one auction: from the tick (the frame's `sentAt`, stamped
@@ -8,7 +8,8 @@
 //!    that `auction-local` and the clients spend per push.
 //! 2. `PostToConnection` calls and DynamoDB requests per viewer-minute, read from
 //!    `auction-local`'s counters, while the N viewers join and during one idle minute, next to
-//!    what the seed's naive design would need for the same traffic.
+//!    what a naive design (a viewer-count broadcast on every join, a price push every second)
+//!    would need for the same traffic.
 //!
 //! Run: `cargo build --profile perf -p local -p tests --bins && ulimit -n 30000 &&
 //! target/perf/bench-fanout [viewers] [pushes]`. `BENCH_SHARDS` sets membership shards,
@@ -219,7 +220,7 @@ async fn main() {
         per_viewer_minute(join_posts, viewers, join_window),
         per_viewer_minute(join_dynamo, viewers, join_window),
     );
-    // The seed's design: a ViewerCountUpdated to the whole group on every join (the k-th join
+    // The naive design: a ViewerCountUpdated to the whole group on every join (the k-th join
     // posts to k viewers) plus AuctionState to the joiner, and a price push every 5 s.
     let n = u64::try_from(viewers).unwrap();
     let naive_join_posts = n * (n + 1) / 2 + n;

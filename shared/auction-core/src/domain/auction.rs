@@ -1,4 +1,4 @@
-//! The auction aggregate: its phase at an instant, its snapshot (PROTOCOL.md section 6), the
+//! The auction aggregate: its phase at an instant, its snapshot (docs/protocol.md section 6), the
 //! validation of a new auction (section 5) and the bid decision.
 
 use std::fmt;
@@ -255,7 +255,7 @@ impl Auction {
     }
 }
 
-/// The auction snapshot of PROTOCOL.md section 6: HTTP bodies and the `AuctionState` frame.
+/// The auction snapshot of docs/protocol.md section 6: HTTP bodies and the `AuctionState` frame.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionSnapshot {

@@ -1,4 +1,4 @@
-//! Validation of a new auction (PROTOCOL.md section 5, "Create body").
+//! Validation of a new auction (docs/protocol.md section 5, "Create body").
 //!
 //! Every field is checked and every problem reported at once, so a form can show them together.
 

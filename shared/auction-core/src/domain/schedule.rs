@@ -1,4 +1,4 @@
-//! The Dutch price schedule of PROTOCOL.md section 6, in integer minor units.
+//! The Dutch price schedule of docs/protocol.md section 6, in integer minor units.
 //!
 //! `price(t) = startPrice − priceDrop × floor((t − startsAt) / dropInterval)`, never below the
 //! floor. Once the floor has been held for one drop interval the auction ends (`FloorReached`).

@@ -1,0 +1,49 @@
+/**
+ * The HTTP side of the auction API ([protocol](../../docs/protocol.md) section 5): snapshots for
+ * the polling fallback, and bids with a client-generated bidId retried with that same bidId, so a
+ * retry can never buy a second item.
+ */
+import type { AuctionSnapshot, BidOutcome, Problem } from "./protocol.js";
+/** Returns the bearer token to use, or nothing for an anonymous viewer. */
+export type TokenFactory = () => string | null | undefined | Promise<string | null | undefined>;
+/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
+export declare class AuctionApiError extends Error {
+    readonly status: number;
+    readonly problem: Problem;
+    readonly retryAfterSeconds?: number | undefined;
+    constructor(status: number, problem: Problem, retryAfterSeconds?: number | undefined);
+}
+/** What {@link AuctionApi} needs. */
+export interface AuctionApiOptions {
+    /** The HTTP API's base URL, e.g. `http://127.0.0.1:3000`; requests go to `{base}/api/…`. */
+    apiBaseUrl: string;
+    /** Asked for a token before every request; none means anonymous. */
+    token?: TokenFactory;
+    /** Attempts per bid (network errors, 5xx and 429 are retried with the same bidId). */
+    bidAttempts: number;
+    /** Default: the global `fetch`. */
+    fetch?: typeof fetch;
+    /** Default: `crypto.randomUUID`. */
+    newBidId?: () => string;
+}
+/** A snapshot with the times of its round trip (for the clock offset). */
+export interface FetchedSnapshot {
+    snapshot: AuctionSnapshot;
+    sentAt: number;
+    receivedAt: number;
+}
+/** The HTTP API's client. */
+export declare class AuctionApi {
+    private readonly options;
+    constructor(options: AuctionApiOptions);
+    /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
+    getAuction(auctionId: string): Promise<FetchedSnapshot>;
+    /**
+     * `POST /api/auctions/{id}/bids`. Network errors, 5xx and 429 (after `Retry-After`) are retried
+     * with the same bidId, which the server deduplicates. Resolves with the outcome (accepted, or
+     * rejected with a reason); throws {@link AuctionApiError} for other answers (401, 403, 404, 400)
+     * and the last error when every attempt failed.
+     */
+    placeBid(auctionId: string, bidPrice: number, bidId?: string): Promise<BidOutcome>;
+    private request;
+}

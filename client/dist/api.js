@@ -1,0 +1,102 @@
+/**
+ * The HTTP side of the auction API ([protocol](../../docs/protocol.md) section 5): snapshots for
+ * the polling fallback, and bids with a client-generated bidId retried with that same bidId, so a
+ * retry can never buy a second item.
+ */
+/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
+export class AuctionApiError extends Error {
+    status;
+    problem;
+    retryAfterSeconds;
+    constructor(status, problem, retryAfterSeconds) {
+        super(problem.detail ?? problem.title ?? `HTTP ${status}`);
+        this.status = status;
+        this.problem = problem;
+        this.retryAfterSeconds = retryAfterSeconds;
+        this.name = "AuctionApiError";
+    }
+}
+/** The HTTP API's client. */
+export class AuctionApi {
+    options;
+    constructor(options) {
+        this.options = options;
+    }
+    /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
+    async getAuction(auctionId) {
+        const sentAt = Date.now();
+        const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
+        const receivedAt = Date.now();
+        if (!response.ok)
+            throw await apiError(response);
+        return { snapshot: (await response.json()), sentAt, receivedAt };
+    }
+    /**
+     * `POST /api/auctions/{id}/bids`. Network errors, 5xx and 429 (after `Retry-After`) are retried
+     * with the same bidId, which the server deduplicates. Resolves with the outcome (accepted, or
+     * rejected with a reason); throws {@link AuctionApiError} for other answers (401, 403, 404, 400)
+     * and the last error when every attempt failed.
+     */
+    async placeBid(auctionId, bidPrice, bidId) {
+        const id = bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
+        const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
+        const body = JSON.stringify({ bidPrice, bidId: id });
+        let lastError;
+        for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
+            if (attempt > 0)
+                await sleep(retryDelayMs(attempt, lastError));
+            let response;
+            try {
+                response = await this.request("POST", path, body);
+            }
+            catch (error) {
+                lastError = error;
+                continue;
+            }
+            if (response.status === 200 || response.status === 201 || response.status === 409) {
+                return (await response.json());
+            }
+            const error = await apiError(response);
+            if (response.status !== 429 && response.status < 500)
+                throw error;
+            lastError = error;
+        }
+        throw lastError;
+    }
+    async request(method, path, body) {
+        const headers = { accept: "application/json" };
+        if (body !== undefined)
+            headers["content-type"] = "application/json";
+        const token = await this.options.token?.();
+        if (token)
+            headers.authorization = `Bearer ${token}`;
+        const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+        return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+        });
+    }
+}
+async function apiError(response) {
+    let problem = { status: response.status };
+    try {
+        problem = { ...(await response.json()), status: response.status };
+    }
+    catch {
+        // A body that is not a problem document: the status says enough.
+    }
+    const retryAfter = Number(response.headers.get("retry-after"));
+    return new AuctionApiError(response.status, problem, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+}
+/** A bid retry waits `Retry-After` when the server said so, else 250 ms doubling, with jitter. */
+function retryDelayMs(attempt, lastError) {
+    if (lastError instanceof AuctionApiError && lastError.retryAfterSeconds !== undefined) {
+        return lastError.retryAfterSeconds * 1000;
+    }
+    const base = 250 * 2 ** (attempt - 1);
+    return Math.round(base * (0.8 + 0.4 * Math.random()));
+}
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,128 @@
+/**
+ * The HTTP side of the auction API ([protocol](../../docs/protocol.md) section 5): snapshots for
+ * the polling fallback, and bids with a client-generated bidId retried with that same bidId, so a
+ * retry can never buy a second item.
+ */
+
+import type { AuctionSnapshot, BidOutcome, Problem } from "./protocol.js";
+
+/** Returns the bearer token to use, or nothing for an anonymous viewer. */
+export type TokenFactory = () => string | null | undefined | Promise<string | null | undefined>;
+
+/** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
+export class AuctionApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(problem.detail ?? problem.title ?? `HTTP ${status}`);
+    this.name = "AuctionApiError";
+  }
+}
+
+/** What {@link AuctionApi} needs. */
+export interface AuctionApiOptions {
+  /** The HTTP API's base URL, e.g. `http://127.0.0.1:3000`; requests go to `{base}/api/…`. */
+  apiBaseUrl: string;
+  /** Asked for a token before every request; none means anonymous. */
+  token?: TokenFactory;
+  /** Attempts per bid (network errors, 5xx and 429 are retried with the same bidId). */
+  bidAttempts: number;
+  /** Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Default: `crypto.randomUUID`. */
+  newBidId?: () => string;
+}
+
+/** A snapshot with the times of its round trip (for the clock offset). */
+export interface FetchedSnapshot {
+  snapshot: AuctionSnapshot;
+  sentAt: number;
+  receivedAt: number;
+}
+
+/** The HTTP API's client. */
+export class AuctionApi {
+  constructor(private readonly options: AuctionApiOptions) {}
+
+  /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
+  async getAuction(auctionId: string): Promise<FetchedSnapshot> {
+    const sentAt = Date.now();
+    const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
+    const receivedAt = Date.now();
+    if (!response.ok) throw await apiError(response);
+    return { snapshot: (await response.json()) as AuctionSnapshot, sentAt, receivedAt };
+  }
+
+  /**
+   * `POST /api/auctions/{id}/bids`. Network errors, 5xx and 429 (after `Retry-After`) are retried
+   * with the same bidId, which the server deduplicates. Resolves with the outcome (accepted, or
+   * rejected with a reason); throws {@link AuctionApiError} for other answers (401, 403, 404, 400)
+   * and the last error when every attempt failed.
+   */
+  async placeBid(auctionId: string, bidPrice: number, bidId?: string): Promise<BidOutcome> {
+    const id = bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
+    const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
+    const body = JSON.stringify({ bidPrice, bidId: id });
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
+      if (attempt > 0) await sleep(retryDelayMs(attempt, lastError));
+      let response: Response;
+      try {
+        response = await this.request("POST", path, body);
+      } catch (error) {
+        lastError = error;
+        continue;
+      }
+      if (response.status === 200 || response.status === 201 || response.status === 409) {
+        return (await response.json()) as BidOutcome;
+      }
+      const error = await apiError(response);
+      if (response.status !== 429 && response.status < 500) throw error;
+      lastError = error;
+    }
+    throw lastError;
+  }
+
+  private async request(method: string, path: string, body?: string): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const token = await this.options.token?.();
+    if (token) headers.authorization = `Bearer ${token}`;
+    const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+    return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
+  }
+}
+
+async function apiError(response: Response): Promise<AuctionApiError> {
+  let problem: Problem = { status: response.status };
+  try {
+    problem = { ...((await response.json()) as Problem), status: response.status };
+  } catch {
+    // A body that is not a problem document: the status says enough.
+  }
+  const retryAfter = Number(response.headers.get("retry-after"));
+  return new AuctionApiError(
+    response.status,
+    problem,
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+  );
+}
+
+/** A bid retry waits `Retry-After` when the server said so, else 250 ms doubling, with jitter. */
+function retryDelayMs(attempt: number, lastError: unknown): number {
+  if (lastError instanceof AuctionApiError && lastError.retryAfterSeconds !== undefined) {
+    return lastError.retryAfterSeconds * 1000;
+  }
+  const base = 250 * 2 ** (attempt - 1);
+  return Math.round(base * (0.8 + 0.4 * Math.random()));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
