@@ -95,6 +95,17 @@ async fn metrics_count_what_the_traffic_did() {
             .is_empty()
     })
     .await;
+    // $disconnect removes the connection before it notes the departure: wait for the note (taking
+    // it, then noting it again) so that the reconnection below cannot overtake it.
+    let departures = &stack.adapters.departures;
+    eventually("the departure is noted", || async {
+        departures.take("acme", "buyer").await.unwrap().is_some()
+    })
+    .await;
+    departures
+        .note("acme", "buyer", tests::now())
+        .await
+        .unwrap();
     let mut buyer = Client::connect(&stack, Some(&buyer_token)).await;
     buyer.join_and_state(id).await;
 
