@@ -30,6 +30,8 @@ pub async fn start() -> Running {
 
 /// Starts `auction-local` on a free port with no demo auction and `config`'s other settings.
 pub async fn start_with(config: LocalConfig) -> Running {
+    // The suites' reqwest clients are built without a default TLS provider: the product's is ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     local::start(LocalConfig {
         port: 0,
         demo: false,

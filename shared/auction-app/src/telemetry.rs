@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::time::Duration;
 
+use tracing::level_filters::LevelFilter;
+
 /// The CloudWatch namespace unless `METRICS_NAMESPACE` says otherwise (the template sets it
 /// per stack, so that two stages never mix their figures).
 pub const DEFAULT_NAMESPACE: &str = "AuctionRealtime";
@@ -68,25 +70,47 @@ impl Drop for WholeLines {
     }
 }
 
-/// JSON logs to stdout (CloudWatch), filtered by `RUST_LOG` or Lambda's `AWS_LAMBDA_LOG_LEVEL`.
+/// JSON logs to stdout (CloudWatch), at the level `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) names:
+/// `trace`, `debug`, `info` (the default), `warn`, `error` (`fatal` counts as `error`), `off`.
+/// A level, not `RUST_LOG`'s per-module directives: their filter would link a regex engine into
+/// every Lambda binary (`auction-local` keeps the directives).
 pub fn init_tracing() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into())
-        .to_lowercase();
+    let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = setting.as_deref().map_or(Ok(LevelFilter::INFO), log_level);
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_max_level(level.unwrap_or(LevelFilter::INFO))
         .with_current_span(false)
         .without_time() // CloudWatch stamps every line
         .with_target(false)
         .try_init();
+    if let (Err(()), Ok(setting)) = (level, setting) {
+        tracing::warn!(setting, "log level not understood: logging at info");
+    }
+}
+
+/// The level a log-level setting names.
+fn log_level(setting: &str) -> Result<LevelFilter, ()> {
+    if setting.trim().eq_ignore_ascii_case("fatal") {
+        return Ok(LevelFilter::ERROR);
+    }
+    setting.trim().parse().map_err(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use auction_core::telemetry::{FAN_OUT_DURATION, MESSAGES_SENT, RECONNECTIONS};
+
+    #[test]
+    fn log_levels_are_read_as_lambda_and_rust_log_spell_them() {
+        assert_eq!(log_level("DEBUG"), Ok(LevelFilter::DEBUG));
+        assert_eq!(log_level("info"), Ok(LevelFilter::INFO));
+        assert_eq!(log_level(" Warn "), Ok(LevelFilter::WARN));
+        assert_eq!(log_level("FATAL"), Ok(LevelFilter::ERROR));
+        assert_eq!(log_level("off"), Ok(LevelFilter::OFF));
+        assert_eq!(log_level("info,auction_app=debug"), Err(()));
+    }
 
     /// The one test of this binary that installs the global recorder: the EMF lines a fan-out's
     /// metrics become in Lambda.

@@ -4,9 +4,10 @@
 //! against a JWKS URL (Cognito or any OIDC issuer). `exp` is required; `iss`/`aud` are checked
 //! when configured; the tenant claim's name is configurable (`custom:tenant_id` for Cognito).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full, Limited};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header,
@@ -16,6 +17,8 @@ use tokio::sync::{Mutex, RwLock};
 
 use auction_core::domain::EpochMillis;
 use auction_core::identity::Identity;
+
+use crate::https::HttpsClient;
 
 /// Why a token was refused. The message is safe to show; the detail goes to logs.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,11 @@ pub const JWKS_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 /// outage does not refuse every signed-in user.
 pub const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// A JWKS fetch that takes longer fails (and the known keys, if any, stay in use).
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// A JWKS larger than this is refused: a key set is a few kilobytes.
+const JWKS_MAX_BYTES: usize = 1 << 20;
+
 /// Verifies tokens; cheap to clone, keeps the fetched JWKS.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
@@ -105,7 +113,8 @@ pub struct TokenVerifier {
     fetching: Arc<Mutex<()>>,
     refetch_cooldown: Duration,
     max_age: Duration,
-    http: reqwest::Client,
+    /// Built on the first fetch: a verifier with a shared secret never needs it.
+    http: Arc<OnceLock<HttpsClient>>,
 }
 
 /// The last JWKS fetched and when, and when a fetch was last tried (successful or not).
@@ -138,15 +147,13 @@ impl TokenVerifier {
     /// A verifier for `config`.
     #[must_use]
     pub fn new(config: AuthConfig) -> Self {
-        // The AWS SDK brings its own TLS stack; reqwest needs a process-wide rustls provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             config: Arc::new(config),
             jwks: Arc::default(),
             fetching: Arc::new(Mutex::new(())),
             refetch_cooldown: JWKS_REFETCH_COOLDOWN,
             max_age: JWKS_MAX_AGE,
-            http: reqwest::Client::new(),
+            http: Arc::default(),
         }
     }
 
@@ -286,16 +293,33 @@ impl TokenVerifier {
     }
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, AuthError> {
-        self.http
-            .get(url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))?
-            .json()
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(Box::new(e)))
+        let unavailable =
+            |e: Box<dyn std::error::Error + Send + Sync>| AuthError::KeysUnavailable(e);
+        let http = match self.http.get() {
+            Some(http) => http,
+            None => {
+                let http = crate::https::client(false).map_err(|e| unavailable(e.into()))?;
+                self.http.get_or_init(|| http)
+            }
+        };
+        let request = http::Request::get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Full::default())
+            .map_err(|e| unavailable(e.into()))?;
+        let body = tokio::time::timeout(JWKS_FETCH_TIMEOUT, async {
+            let response = http.request(request).await?;
+            if !response.status().is_success() {
+                return Err(format!("the JWKS endpoint answered {}", response.status()).into());
+            }
+            Ok(Limited::new(response.into_body(), JWKS_MAX_BYTES)
+                .collect()
+                .await?
+                .to_bytes())
+        })
+        .await
+        .map_err(|e| unavailable(e.into()))?
+        .map_err(unavailable)?;
+        serde_json::from_slice(&body).map_err(|e| unavailable(e.into()))
     }
 }
 

@@ -1,9 +1,11 @@
 //! The AWS adapters of the auction core's ports: DynamoDB ([`dynamo`], one adapter per port),
 //! EventBridge ([`eventbridge`]), API Gateway's Management API ([`push`], a SigV4-signed
-//! client), and token verification against a shared secret or a JWKS ([`jwt`]).
+//! client), token verification against a shared secret or a JWKS ([`jwt`]), and the one HTTPS
+//! client of the last two ([`https`]).
 
 pub mod dynamo;
 pub mod eventbridge;
+pub mod https;
 pub mod jwt;
 pub mod push;
 pub mod sdk;

@@ -34,10 +34,7 @@ pub struct SignedPusher {
     timeout: Duration,
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    http_body_util::Full<bytes::Bytes>,
->;
+type HttpClient = crate::https::HttpsClient;
 
 /// A post that takes longer is retried (API Gateway answers in milliseconds).
 const POST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,24 +102,8 @@ impl SignedPusher {
         let provider = sdk
             .credentials_provider()
             .ok_or(PusherConfigError::Missing("credentials provider"))?;
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(3)));
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(PusherConfigError::Roots)?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector);
-        let mut builder =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
-        builder.pool_idle_timeout(Duration::from_secs(60));
-        if http2_prior_knowledge && scheme == "http" {
-            builder.http2_only(true);
-        }
-        let http = builder.build(https);
+        let http = crate::https::client(http2_prior_knowledge && scheme == "http")
+            .map_err(PusherConfigError::Roots)?;
         let signer = Arc::new(PostSigner::new(region, authority.as_str(), uri.path()));
         Ok(Self {
             http,
