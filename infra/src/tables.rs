@@ -4,7 +4,8 @@
 //!   a group membership (`GROUP#auction#shard` / `CONN#id`) and a per-shard viewer counter
 //!   (`GROUP#auction#shard` / `#COUNT`). The sparse `byUser` index finds a user's connections.
 //! - Auctions: durable, point-in-time recovery. Rows: an auction (`AUCTION#id` / `AUCTION`) and a
-//!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes), and the price
+//!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes; a rejected bid's
+//!   row expires a day after its decision through TTL on `expiresAt`), and the price
 //!   ticker's lease (`TICKER` / `LEASE`). The sparse `byTenantPhase` index lists a tenant's live
 //!   or ended auctions by start time; the sparse `byLive` index lists every tenant's auctions
 //!   that have not ended (the ticker's work list); the sparse `byPendingNotice` index lists
@@ -20,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 pub const PK: &str = "pk";
 /// The sort key of both tables.
 pub const SK: &str = "sk";
-/// The TTL attribute of the connections table (epoch seconds).
+/// The TTL attribute of both tables (epoch seconds).
 pub const EXPIRES_AT: &str = "expiresAt";
 /// The connections index by user: `USER#tenant#user` on connection rows of signed-in users.
 pub const BY_USER_INDEX: &str = "byUser";
@@ -143,7 +144,7 @@ pub const AUCTIONS: TableSpec = TableSpec {
             range_key: Some(DECIDED_AT_MS),
         },
     ],
-    ttl_attribute: None,
+    ttl_attribute: Some(EXPIRES_AT),
     point_in_time_recovery: true,
 };
 

@@ -49,7 +49,7 @@ fn offer(auction: &Auction, bid_id: Option<BidId>, major: f64) -> PlaceBid {
     PlaceBid {
         auction_id: auction.id.clone(),
         bid_id,
-        bid_price: serde_json::Number::from_f64(major).unwrap(),
+        bid_price: serde_json::Number::from_f64(major).unwrap().into(),
     }
 }
 

@@ -337,6 +337,92 @@ async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
         "BadRequest",
     )
     .await;
+    // Input edges: each is a documented problem and changes nothing.
+    let raw = |path: String, body: &'static str| {
+        http.post(path)
+            .bearer_auth(&alice)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    for body in [
+        // A double would round it to 100.00 and accept it; it has 18 decimals.
+        r#"{"bidPrice": 99.999999999999999999}"#,
+        // serde would fill a struct's fields from an array in order.
+        "[100, null]",
+        "[true]",
+    ] {
+        problem(
+            raw(bids.clone(), body).send().await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+        )
+        .await;
+    }
+    let upper = id.to_uppercase();
+    for spelling in [
+        format!("urn:uuid:{id}"),
+        format!("{{{id}}}"),
+        upper,
+        id.replace('-', ""),
+    ] {
+        problem(
+            raw(format!("{base}/api/auctions/{spelling}/bids"), r#"{"bidPrice": 100}"#)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+        )
+        .await;
+    }
+    problem(
+        raw(
+            bids.clone(),
+            r#"{"bidPrice": 100, "bidId": "6F1C2C8E-9F7A-4F7E-8A8E-1B2C3D4E5F61"}"#,
+        )
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+    )
+    .await;
+    let oversized = format!(r#"{{"bidPrice": 100, "pad": "{}"}}"#, "x".repeat(70 * 1024));
+    problem(
+        http.post(&bids)
+            .bearer_auth(&alice)
+            .body(oversized)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PayloadTooLarge",
+    )
+    .await;
+    let wrong_method = http.put(&bids).bearer_auth(&alice).send().await.unwrap();
+    assert!(wrong_method.headers().contains_key("allow"));
+    problem(wrong_method, StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed").await;
+    problem(
+        http.get(format!("{base}/api/nothing-here")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "NotFound",
+    )
+    .await;
+    let bad_query = problem(
+        http.get(format!("{base}/api/auctions?status=%FF"))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+    )
+    .await;
+    assert!(
+        !bad_query["detail"].as_str().unwrap().contains("::"),
+        "no Rust type names: {bad_query}"
+    );
+
     let unknown = auction_core::domain::AuctionId::generate();
     problem(
         http.post(format!("{base}/api/auctions/{unknown}/bids"))

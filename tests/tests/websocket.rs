@@ -276,6 +276,23 @@ async fn oversized_and_binary_frames_close_the_connection() {
     let frame = binary.closed().await.expect("a close frame");
     assert_eq!(u16::from(frame.code), 1003);
 
+    // A text frame that is not UTF-8 is closed with 1007 (RFC 6455 section 7.4.1), as API Gateway
+    // does, not dropped without a word.
+    use tokio_tungstenite::tungstenite::protocol::frame::{Frame, coding::Data, coding::OpCode};
+    let mut garbled = Client::connect(&stack, None).await;
+    let not_utf8: Vec<u8> = vec![b'{', 0xff, 0xfe, b'}'];
+    garbled
+        .socket
+        .send(Message::Frame(Frame::message(
+            not_utf8,
+            OpCode::Data(Data::Text),
+            true,
+        )))
+        .await
+        .unwrap();
+    let frame = garbled.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1007);
+
     // A frame just under the limit is fine (it is simply not a valid action).
     let mut fine = Client::connect(&stack, None).await;
     fine.send_text(format!(

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -18,8 +20,15 @@ pub(super) struct OutageRequest {
 
 pub(super) async fn set_outage(
     State(gateway): State<Arc<Gateway>>,
-    axum::Json(request): axum::Json<OutageRequest>,
+    body: Bytes,
 ) -> Response {
+    let request: OutageRequest = match auction_app::http::json_object(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("the body must be {{\"outage\": true|false}}: {e}");
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
     let cut = gateway.set_outage(request.outage);
     tracing::warn!(outage = request.outage, cut, "simulated WebSocket outage");
     axum::Json(json!({"outage": request.outage, "cut": cut})).into_response()

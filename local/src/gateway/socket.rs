@@ -57,6 +57,7 @@ pub(super) async fn serve(
                     break (code, "Client closed the connection", Handshake::Echo);
                 }
                 Some(Err(e)) if is_too_big(&e) => break (close::TOO_BIG, "Message too big", Handshake::Send),
+                Some(Err(e)) if is_not_utf8(&e) => break (close::INVALID_PAYLOAD, "Text frame is not UTF-8", Handshake::Send),
                 Some(Err(_)) | None => break (close::ABNORMAL, "Connection closed abnormally", Handshake::Cut),
             },
             () = &mut ended => {
@@ -125,6 +126,11 @@ fn is_too_big(error: &axum::Error) -> bool {
     // axum wraps tungstenite's capacity errors; they are the only ones that mention the size.
     let text = format!("{error:?}");
     text.contains("Capacity") || text.contains("too long") || text.contains("too big")
+}
+
+fn is_not_utf8(error: &axum::Error) -> bool {
+    // As above: tungstenite's `Error::Utf8`, seen through axum's wrapper.
+    format!("{error:?}").contains("Utf8(")
 }
 
 fn message_event(

@@ -193,6 +193,7 @@ impl TokenVerifier {
         };
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true; // a token valid from tomorrow is not valid today
         validation.leeway = 5;
         match &self.config.issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
@@ -464,6 +465,27 @@ mod tests {
                 Err(AuthError::Invalid(_))
             ),
             "forged"
+        );
+        let not_yet = |nbf: EpochMillis| {
+            let claims = serde_json::json!({
+                "sub": "alice", "tenant": "acme",
+                "nbf": nbf.as_seconds(), "exp": now().plus_seconds(86_400 * 2).as_seconds(),
+            });
+            let key = jsonwebtoken::EncodingKey::from_secret(b"secret");
+            jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+        };
+        assert!(
+            matches!(
+                v.identify(Some(&not_yet(now().plus_seconds(86_400)))).await,
+                Err(AuthError::Invalid(_))
+            ),
+            "not valid before tomorrow"
+        );
+        assert!(
+            v.identify(Some(&not_yet(now().plus_seconds(-60))))
+                .await
+                .is_ok(),
+            "valid since a minute ago"
         );
     }
 

@@ -218,6 +218,40 @@ async fn a_rejection_is_recorded_once_and_its_first_record_returned() {
         }
         Recorded::New => panic!("a second record of one id"),
     }
+    // The rejection's row expires a day after its decision; an acceptance's row has no expiry.
+    let expires_at = |bid_id: &BidId| {
+        let client = stack.client.clone();
+        let key = format!("BID#{}", bid_id.as_str());
+        async move {
+            let item = client
+                .get_item()
+                .table_name("auctions")
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("BID".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the bid's row");
+            item.get(infra::tables::EXPIRES_AT)
+                .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    assert_eq!(
+        expires_at(&low.bid_id).await,
+        Some(now.as_seconds() + 86_400)
+    );
+    let winner = bid(&auction, "u2", 10_000);
+    let accepted = acceptance(&auction, &winner, now);
+    assert_eq!(
+        stack
+            .bids
+            .commit_acceptance(&winner, &auction, &accepted)
+            .await
+            .unwrap(),
+        Commit::Committed
+    );
+    assert_eq!(expires_at(&winner.bid_id).await, None);
 }
 
 #[tokio::test]

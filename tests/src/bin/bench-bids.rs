@@ -5,8 +5,8 @@
 //! `BIDS` bids from `USERS` users (so the per-user limit never applies) with `CONCURRENCY` in
 //! flight on one auction of `ITEMS` items; every bid offers the start price, so the first `ITEMS`
 //! win and the rest are rejected `SoldOut`. Prints throughput, p50/p99/max latency, and checks
-//! that exactly the stock was sold. Run: `cargo build --release -p local -p tests --bins &&
-//! target/release/bench-bids [bids] [items] [concurrency] [users]`.
+//! that exactly the stock was sold. Run: `cargo build --profile perf -p local -p tests --bins &&
+//! target/perf/bench-bids [bids] [items] [concurrency] [users]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 

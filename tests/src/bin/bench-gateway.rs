@@ -1,5 +1,4 @@
-//! Benchmark of the real-time core (issue: "Real-time core"), printing figures for
-//! `docs/performance.md`:
+//! The local API Gateway's WebSocket side, printing figures for `docs/performance.md`:
 //!
 //! 1. N concurrent WebSocket connections to `auction-local` each joining one auction: the
 //!    connect+join rate;
@@ -8,8 +7,9 @@
 //!    the API Gateway shape): time from the start of the broadcast to each client, p50/p99/max.
 //!
 //! `auction-local` runs as its own process (so its memory is its own) against a DynamoDB engine
-//! embedded in this process. Run: `cargo build --release -p local -p tests --bins &&
-//! target/release/bench-gateway [connections] [broadcasts]`.
+//! embedded in this process. Run: `cargo build --profile perf -p local -p tests --bins &&
+//! ulimit -n 30000 && target/perf/bench-gateway [connections] [broadcasts]`; `BENCH_RAW_HTTP=1`
+//! posts with a bare, unsigned hyper client: the machine's floor.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 

@@ -2,8 +2,8 @@
 //! answers 200, through `aws-sdk-apigatewaymanagement` (defaults, and without retries and the
 //! stall check), through the functions' `SignedPusher` (SigV4 + hyper), and through a bare HTTP
 //! client that does not sign. The fan-out's budget on a shared machine is this
-//! cost times the recipients. Run: `cargo build --release -p tests --bins &&
-//! target/release/bench-post [posts]`.
+//! cost times the recipients. Run: `cargo build --profile perf -p tests --bins &&
+//! target/perf/bench-post [posts]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 

@@ -1,7 +1,7 @@
 //! `POST /api/auctions/{id}/bids`: the bid body in, the outcome out (`201`/`200` accepted,
 //! `409` rejected).
 
-use auction_core::domain::money::MajorUnits;
+use auction_core::domain::money::{JsonDecimal, MajorUnits};
 use auction_core::domain::{BidId, BidOutcome, EpochMillis, PlacedBid, RejectReason};
 use auction_core::services::{BidError, PlaceBid};
 use axum::Json;
@@ -18,7 +18,7 @@ use super::{HttpDeps, auction_id, json_body, signed_in};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BidBody {
-    bid_price: Option<serde_json::Number>,
+    bid_price: Option<JsonDecimal>,
     bid_id: Option<String>,
 }
 

@@ -15,6 +15,7 @@ use auction_core::identity::Identity;
 use auction_core::services::{Bidding, Catalog};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 
@@ -41,8 +42,14 @@ pub fn router(deps: HttpDeps) -> Router {
         )
         .route("/api/auctions/{auction_id}/bids", post(bids::place))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "NotFound", "no such route") })
+        .layer(axum::middleware::map_response(problem::errors_as_problems))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(deps)
 }
+
+/// The largest request body the API reads: its bodies are a few hundred bytes (API Gateway
+/// would pass up to 10 MB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
@@ -86,6 +93,19 @@ fn auction_id(text: &str) -> Result<AuctionId, Problem> {
 
 /// Parses a JSON body whatever its `Content-Type` says (`curl -d` sends a form type).
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
-    serde_json::from_slice(body)
+    json_object(body)
         .map_err(|e| Problem::bad_request(format!("the body must be a JSON object: {e}")))
+}
+
+/// Reads a JSON object as `T`, and nothing else: serde's derived structs also accept an array
+/// of their fields in order (`[99.99, null]` would be a bid), which no body of the protocol is.
+///
+/// # Errors
+/// When `body` is not a JSON object that `T` reads.
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    use serde::de::Error as _;
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body),
+        _ => Err(serde_json::Error::custom("expected an object")),
+    }
 }

@@ -85,6 +85,54 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// Answers every error the router itself produces (an unsupported method, a body over the limit,
+/// a query string its extractor cannot read) as a problem too, keeping headers such as `Allow`.
+/// Their own bodies are plain text that names Rust types.
+pub async fn errors_as_problems(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            status,
+            "MethodNotAllowed",
+            "this path does not take that method (see Allow)",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            status,
+            "PayloadTooLarge",
+            format!("the body is over {} bytes", super::MAX_BODY_BYTES),
+        ),
+        StatusCode::BAD_REQUEST => Problem::bad_request("the query string or body is malformed"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            status,
+            "UnsupportedMediaType",
+            "the body must be JSON",
+        ),
+        _ if status.is_client_error() => Problem::new(status, "BadRequest", "the request was refused"),
+        _ => Problem::new(
+            status,
+            "InternalError",
+            "the request could not be processed; try again",
+        ),
+    };
+    let (parts, _) = response.into_parts();
+    let mut answer = problem.into_response();
+    for (name, value) in &parts.headers {
+        if !answer.headers().contains_key(name)
+            && name != header::CONTENT_LENGTH
+        {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = json!({

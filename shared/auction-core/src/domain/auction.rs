@@ -21,14 +21,12 @@ impl AuctionId {
         Self(uuid::Uuid::new_v4().to_string())
     }
 
-    /// Parses a client-supplied id; anything but a UUID is refused.
+    /// Parses a client-supplied id; anything but a UUID in canonical form is refused.
     ///
     /// # Errors
-    /// [`InvalidId`] when the text is not a UUID.
+    /// [`InvalidId`] when the text is not a UUID in canonical form.
     pub fn parse(text: &str) -> Result<Self, InvalidId> {
-        uuid::Uuid::try_parse(text)
-            .map(|id| Self(id.to_string()))
-            .map_err(|_| InvalidId)
+        canonical_uuid(text).map(Self)
     }
 
     /// The id's text.
@@ -50,10 +48,20 @@ impl Serialize for AuctionId {
     }
 }
 
-/// An id that is not a UUID.
+/// An id that is not a UUID in canonical form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not a UUID")]
+#[error("not a UUID in canonical form (lower-case hex, hyphenated)")]
 pub struct InvalidId;
+
+/// The text of a UUID in its canonical form (`8-4-4-4-12` lower-case hex digits), and only
+/// that: `uuid` also reads `urn:uuid:…`, braces, upper case and no hyphens, and one id under
+/// several spellings would be several keys to a client that compares them as text.
+pub(super) fn canonical_uuid(text: &str) -> Result<String, InvalidId> {
+    match uuid::Uuid::try_parse(text) {
+        Ok(id) if id.hyphenated().to_string() == text => Ok(text.to_owned()),
+        _ => Err(InvalidId),
+    }
+}
 
 /// Where an auction is in its life (the snapshot's `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

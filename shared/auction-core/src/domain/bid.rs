@@ -82,11 +82,9 @@ impl BidId {
     /// Parses a client-supplied id.
     ///
     /// # Errors
-    /// [`super::auction::InvalidId`] when it is not a UUID.
+    /// [`super::auction::InvalidId`] when it is not a UUID in canonical form.
     pub fn parse(text: &str) -> Result<Self, super::auction::InvalidId> {
-        uuid::Uuid::try_parse(text)
-            .map(|id| Self(id.to_string()))
-            .map_err(|_| super::auction::InvalidId)
+        super::auction::canonical_uuid(text).map(Self)
     }
 
     /// The id's text.

@@ -7,28 +7,28 @@ use serde_json::Number;
 
 use super::auction::{Auction, AuctionId};
 use super::epoch::EpochMillis;
-use super::money::{Amount, Currency, MoneyError};
+use super::money::{Amount, Currency, JsonDecimal, MoneyError};
 use super::schedule::{DutchSchedule, ScheduleError};
 
 /// The create body as sent; every field optional here so that a missing one is reported by name.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAuctionRequest {
-    /// 1–200 characters.
+    /// 1–200 characters, no control characters.
     pub title: Option<String>,
     /// ISO 4217.
     pub currency: Option<String>,
     /// The first price.
-    pub start_price: Option<Number>,
+    pub start_price: Option<JsonDecimal>,
     /// The lowest price, ≥ 0 and below the start.
-    pub floor_price: Option<Number>,
+    pub floor_price: Option<JsonDecimal>,
     /// The amount of one drop, > 0.
-    pub price_drop: Option<Number>,
+    pub price_drop: Option<JsonDecimal>,
     /// Seconds between drops, ≥ 1.
     pub drop_interval_seconds: Option<Number>,
     /// Items offered, ≥ 1.
     pub total_items: Option<Number>,
-    /// RFC 3339; default now.
+    /// RFC 3339, from a minute ago to a year ahead; default now.
     pub starts_at: Option<String>,
     /// Default 600.
     pub reservation_ttl_seconds: Option<Number>,
@@ -57,6 +57,8 @@ pub mod limits {
     pub const DEFAULT_RESERVATION_TTL_SECONDS: u32 = 600;
     /// How far in the past `startsAt` may lie (clock skew between seller and server).
     pub const MAX_START_IN_PAST_SECONDS: i64 = 60;
+    /// How far ahead `startsAt` may lie: a year.
+    pub const MAX_START_AHEAD_SECONDS: i64 = 366 * 86_400;
 }
 
 impl CreateAuctionRequest {
@@ -87,6 +89,13 @@ impl CreateAuctionRequest {
                 );
                 None
             }
+            Some(t) if t.chars().any(char::is_control) => {
+                fail(
+                    "title",
+                    "title must not contain control characters".into(),
+                );
+                None
+            }
             Some(t) => Some(t.to_owned()),
         };
 
@@ -100,7 +109,7 @@ impl CreateAuctionRequest {
                 .ok(),
         };
 
-        let mut amount = |field: &'static str, value: &Option<Number>| -> Option<Amount> {
+        let mut amount = |field: &'static str, value: &Option<JsonDecimal>| -> Option<Amount> {
             let currency = currency?;
             let Some(number) = value else {
                 fail(field, format!("{field} is required"));
@@ -172,6 +181,13 @@ impl CreateAuctionRequest {
                 }
                 Ok(at) if at < now.plus_seconds(-limits::MAX_START_IN_PAST_SECONDS) => {
                     fail("startsAt", "startsAt must not be in the past".into());
+                    None
+                }
+                Ok(at) if at > now.plus_seconds(limits::MAX_START_AHEAD_SECONDS) => {
+                    fail(
+                        "startsAt",
+                        "startsAt must be within a year from now".into(),
+                    );
                     None
                 }
                 Ok(at) => Some(at),

@@ -1,13 +1,15 @@
 //! Money in integer minor units, per ISO 4217 currency.
 //!
 //! No price decision ever touches a float. JSON numbers are converted exactly at the edge: a
-//! request's number is read from its decimal text (`serde_json::Number`'s shortest round-trip
-//! form), and a response's number is written as the double nearest to the exact decimal, which
-//! prints back as that decimal because every amount here has at most 15 significant digits.
+//! request's number is read from the decimal text the client wrote ([`JsonDecimal`]), and a
+//! response's number is written as the double nearest to the exact decimal, which prints back as
+//! that decimal because every amount here has at most 15 significant digits.
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::de::{Error as _, Unexpected};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 /// The largest amount accepted, in minor units: 15 digits, so every amount survives a round trip
 /// through a JSON number (an IEEE double) exactly.
@@ -133,12 +135,13 @@ impl Currency {
         Ok(Amount(minor))
     }
 
-    /// Parses a JSON number exactly (see [`Currency::parse_amount`]).
+    /// Parses a JSON number exactly, from the text the client wrote (see
+    /// [`Currency::parse_amount`]).
     ///
     /// # Errors
     /// As [`Currency::parse_amount`].
-    pub fn parse_json_amount(&self, number: &serde_json::Number) -> Result<Amount, MoneyError> {
-        self.parse_amount(&number.to_string())
+    pub fn parse_json_amount(&self, number: &JsonDecimal) -> Result<Amount, MoneyError> {
+        self.parse_amount(number.as_str())
     }
 
     /// The amount as a JSON-ready value in major units.
@@ -154,6 +157,47 @@ impl Currency {
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
+    }
+}
+
+/// A JSON number as the client wrote it. Money is parsed from this text: read through a double
+/// (`serde_json::Number`), `99.989999999999999999` would become `99.99` and be accepted, while
+/// `99.989` is refused for its third decimal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonDecimal(Box<str>);
+
+impl JsonDecimal {
+    /// The number's JSON text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<serde_json::Number> for JsonDecimal {
+    fn from(number: serde_json::Number) -> Self {
+        Self(number.to_string().into())
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonDecimal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let text = raw.get().trim();
+        // The JSON grammar's numbers, and only them, begin with a minus sign or a digit.
+        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            Ok(Self(text.into()))
+        } else {
+            Err(D::Error::invalid_type(Unexpected::Other(text), &"a number"))
+        }
+    }
+}
+
+impl Serialize for JsonDecimal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RawValue::from_string(self.0.to_string())
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
     }
 }
 
@@ -273,6 +317,28 @@ mod tests {
     }
 
     #[test]
+    fn json_numbers_are_read_from_the_text_the_client_wrote() {
+        let eur = eur();
+        let read = |json: &str| serde_json::from_str::<JsonDecimal>(json);
+        // A double would round this to 99.99; its text has too many decimals.
+        assert!(matches!(
+            eur.parse_json_amount(&read("99.989999999999999999").unwrap()),
+            Err(MoneyError::TooManyDecimals { .. })
+        ));
+        assert_eq!(
+            eur.parse_json_amount(&read(" 99.99 ").unwrap()),
+            Ok(Amount(9999))
+        );
+        for not_a_number in ["\"99.99\"", "true", "null", "[1]", "{}"] {
+            assert!(read(not_a_number).is_err(), "{not_a_number}");
+        }
+        // Built from a `Value` too (fixtures and tests use `json!`).
+        let from_value: JsonDecimal = serde_json::from_value(serde_json::json!(87.05)).unwrap();
+        assert_eq!(eur.parse_json_amount(&from_value), Ok(Amount(8705)));
+        assert_eq!(serde_json::to_string(&from_value).unwrap(), "87.05");
+    }
+
+    #[test]
     fn json_numbers_round_trip_exactly() {
         let eur = eur();
         for text in [
@@ -283,7 +349,7 @@ mod tests {
             "0.01",
             "9999999999999.99",
         ] {
-            let number: serde_json::Number = serde_json::from_str(text).unwrap();
+            let number: JsonDecimal = serde_json::from_str(text).unwrap();
             let amount = eur.parse_json_amount(&number).unwrap();
             let back = serde_json::to_string(&eur.major(amount)).unwrap();
             assert_eq!(

@@ -213,6 +213,8 @@ fn every_broken_rule_is_reported_by_field() {
     assert!(request(base.clone()).validate("p", "s", NOW).is_ok());
     assert_eq!(fields(with("title", json!(""))), ["title"]);
     assert_eq!(fields(with("title", json!("x".repeat(201)))), ["title"]);
+    assert_eq!(fields(with("title", json!("\u{0}"))), ["title"]);
+    assert_eq!(fields(with("title", json!("Tulips\nfor sale"))), ["title"]);
     assert!(
         request(with("title", json!("é".repeat(200))))
             .validate("p", "s", NOW)
@@ -239,6 +241,24 @@ fn every_broken_rule_is_reported_by_field() {
         fields(with("startsAt", json!("2020-01-01T00:00:00Z"))),
         ["startsAt"]
     );
+    assert_eq!(
+        fields(with("startsAt", json!("9999-12-31T00:00:00Z"))),
+        ["startsAt"]
+    );
+    assert!(
+        request(with("startsAt", json!(EpochMillis(NOW.0 + 300 * 86_400_000).to_rfc3339())))
+            .validate("p", "s", NOW)
+            .is_ok()
+    );
+    // A double would round this start price to 100.00.
+    let mut long_decimal = base.clone();
+    long_decimal["startPrice"] = json!(0);
+    let text = long_decimal
+        .to_string()
+        .replace("\"startPrice\":0", "\"startPrice\":99.999999999999999999");
+    let body: CreateAuctionRequest = serde_json::from_str(&text).unwrap();
+    let refused = body.validate("p", "s", NOW).unwrap_err();
+    assert_eq!(refused[0].field, "startPrice");
     assert_eq!(
         fields(with("reservationTtlSeconds", json!(0))),
         ["reservationTtlSeconds"]

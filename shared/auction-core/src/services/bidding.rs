@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::domain::money::JsonDecimal;
 use crate::domain::{
     AcceptedBid, Auction, AuctionId, BidDecision, BidId, BidOutcome, BidRequest, EndReason, Ending,
     EpochMillis, MoneyError, Phase, PlacedBid, RejectReason, RejectedBid, Reservation,
@@ -38,7 +39,7 @@ pub struct PlaceBid {
     /// The client's idempotency key; `None` has the server choose one.
     pub bid_id: Option<BidId>,
     /// The price offered, as the JSON number was written (read exactly in the auction's currency).
-    pub bid_price: serde_json::Number,
+    pub bid_price: JsonDecimal,
 }
 
 /// Why a bid got no outcome (a rejection is an outcome, not an error).

@@ -5,7 +5,7 @@ use auction_core::domain::{
     DutchSchedule, EndReason, Ending, EpochMillis, RejectReason, RejectedBid, Reservation,
 };
 use auction_core::ports::{StoreError, StoredBid};
-use infra::tables::{DECIDED_AT_MS, LIVE_KEY, NOTICE_KEY, STARTS_AT_MS, TENANT_PHASE};
+use infra::tables::{DECIDED_AT_MS, EXPIRES_AT, LIVE_KEY, NOTICE_KEY, STARTS_AT_MS, TENANT_PHASE};
 
 use crate::dynamo::item::{Item, ItemExt, n, s};
 use crate::dynamo::table::Table;
@@ -123,8 +123,14 @@ pub fn auction_from(item: &Item) -> Result<Auction, StoreError> {
     })
 }
 
+/// How long a rejected bid's row is kept: a replay of its id within this time gets the same
+/// answer; after it, TTL deletes the row (within a few days, as DynamoDB does) and the id is
+/// decided anew. Accepted bids are kept: they are sales.
+pub const REJECTED_BID_RETENTION_SECONDS: i64 = 86_400;
+
 /// The record of a bid's outcome, with the fingerprint of the body that produced it. An
-/// acceptance enters the outbox (`noticeKey = PENDING`).
+/// acceptance enters the outbox (`noticeKey = PENDING`); a rejection expires
+/// ([`REJECTED_BID_RETENTION_SECONDS`]).
 pub fn bid_item(bid: &BidRequest, outcome: &BidOutcome, decided_at: EpochMillis) -> Item {
     let mut item = bid_key(&bid.bid_id);
     item.extend([
@@ -153,6 +159,10 @@ pub fn bid_item(bid: &BidRequest, outcome: &BidOutcome, decided_at: EpochMillis)
             item.insert("currency".to_owned(), s(r.currency.code()));
             item.insert("reason".to_owned(), s(r.reason.as_str()));
             item.insert("currentPrice".to_owned(), n(r.current_price.minor_units()));
+            item.insert(
+                EXPIRES_AT.to_owned(),
+                n(decided_at.as_seconds() + REJECTED_BID_RETENTION_SECONDS),
+            );
         }
     }
     item
