@@ -8,6 +8,7 @@ pub mod demo;
 pub mod eventbridge;
 pub mod fixtures;
 pub mod gateway;
+pub mod guard;
 pub mod http_api;
 pub mod invoke;
 pub mod prometheus;
@@ -85,6 +86,8 @@ pub struct LocalConfig {
     pub invoke_url: Option<String>,
     /// Create the auction the events in `tests/events/` refer to.
     pub fixtures: bool,
+    /// Allow a `host` that is not a loopback address (the stack has no real secrets).
+    pub allow_remote: bool,
 }
 
 impl Default for LocalConfig {
@@ -105,6 +108,7 @@ impl Default for LocalConfig {
             limits: Limits::default(),
             invoke_url: None,
             fixtures: false,
+            allow_remote: false,
         }
     }
 }
@@ -133,6 +137,12 @@ pub enum StartError {
     /// The data directory could not be created.
     #[error("could not create the data directory {0}")]
     DataDir(String, #[source] std::io::Error),
+    /// A non-loopback address without `allow_remote`.
+    #[error(
+        "{0} is reachable from other machines, and auction-local has no real secrets (its \
+         development JWT secret is published); pass --allow-remote to listen there anyway"
+    )]
+    NotLoopback(SocketAddr),
 }
 
 /// A running local stack. Dropping it stops serving.
@@ -289,6 +299,18 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
+    if !addr.ip().is_loopback() {
+        if !config.allow_remote {
+            return Err(StartError::NotLoopback(addr));
+        }
+        tracing::warn!(
+            %addr,
+            "listening beyond this machine (--allow-remote): anyone who reaches {addr} can open \
+             sockets, read and create auctions with development tokens signed by the published \
+             development secret, and post to connections with any signature; /_local/ stays \
+             loopback-only"
+        );
+    }
 
     let (engine, dynamo) = match (&config.dynamodb_endpoint, &config.data_dir) {
         (Some(endpoint), _) => (None::<EmbeddedDynamo>, local_client(endpoint)),
@@ -378,6 +400,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .with_state(http_api);
     let bus_routes = axum::Router::new()
         .route("/", axum::routing::post(eventbridge::put_events))
+        .route_layer(axum::middleware::from_fn(guard::signed_events))
         .with_state(Arc::clone(&bus));
     let stats_routes = axum::Router::new()
         .route("/_local/stats", axum::routing::get(stats::serve))
@@ -396,7 +419,11 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .merge(bus_routes)
         .merge(stats_routes)
         .merge(metrics_routes)
-        .merge(env_routes);
+        .merge(env_routes)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(guard::allowed_hosts(addr)),
+            guard::host_and_caller,
+        ));
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -26,6 +26,9 @@ struct Cli {
     /// Interface to listen on.
     #[arg(long, env = "AUCTION_LOCAL_HOST", default_value = "127.0.0.1")]
     host: String,
+    /// Allow a `--host` other machines can reach (the stack's secrets are published ones).
+    #[arg(long, env = "AUCTION_LOCAL_ALLOW_REMOTE")]
+    allow_remote: bool,
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "AUCTION_LOCAL_PORT", default_value_t = 3000)]
     port: u16,
@@ -157,6 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         invoke_url: cli.invoke_url,
         fixtures: cli.fixtures,
+        allow_remote: cli.allow_remote,
         ..local::LocalConfig::default()
     };
     let mut running = local::start(config).await?;

@@ -250,18 +250,21 @@ impl Gateway {
 /// The router: `/ws` and `/@connections/{id}`.
 pub fn routes(gateway: Arc<Gateway>) -> axum::Router {
     use axum::routing::get;
-    axum::Router::new()
-        .route("/ws", get(upgrade::upgrade))
+    let management = axum::Router::new()
         .route(
             "/@connections/{id}",
             get(management::get_connection)
                 .post(management::post_to_connection)
                 .delete(management::delete_connection),
         )
+        .route_layer(axum::middleware::from_fn(crate::guard::signed_management));
+    axum::Router::new()
+        .route("/ws", get(upgrade::upgrade))
         .route(
             "/_local/faults/websocket",
             axum::routing::post(faults::set_outage),
         )
+        .merge(management)
         .with_state(gateway)
 }
 
