@@ -63,7 +63,9 @@ pub fn check_signature(headers: &HeaderMap, service: Service) -> Result<(), Sign
         .map_err(|_| SignatureError::Malformed("not ASCII"))?;
     let rest = value
         .strip_prefix("AWS4-HMAC-SHA256 ")
-        .ok_or(SignatureError::Malformed("the algorithm must be AWS4-HMAC-SHA256"))?;
+        .ok_or(SignatureError::Malformed(
+            "the algorithm must be AWS4-HMAC-SHA256",
+        ))?;
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for part in rest.split(',').map(str::trim) {
         match part.split_once('=') {
@@ -104,7 +106,9 @@ pub fn check_signature(headers: &HeaderMap, service: Service) -> Result<(), Sign
         .and_then(|v| v.to_str().ok())
         .is_some_and(|d| d.len() == 16 && d.as_bytes()[8] == b'T' && d.ends_with('Z'));
     if !dated {
-        return Err(SignatureError::Malformed("X-Amz-Date is missing or malformed"));
+        return Err(SignatureError::Malformed(
+            "X-Amz-Date is missing or malformed",
+        ));
     }
     Ok(())
 }
@@ -114,9 +118,11 @@ pub async fn signed_management(request: Request, next: Next) -> Response {
     match check_signature(request.headers(), Service::ExecuteApi) {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            let mut response =
-                (StatusCode::FORBIDDEN, axum::Json(json!({"message": e.to_string()})))
-                    .into_response();
+            let mut response = (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({"message": e.to_string()})),
+            )
+                .into_response();
             response.headers_mut().insert(
                 "x-amzn-ErrorType",
                 header::HeaderValue::from_static("ForbiddenException"),
@@ -208,7 +214,9 @@ pub async fn host_and_caller(
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -255,7 +263,10 @@ mod tests {
             (authorization("events", "host;x-amz-date", SIGNATURE), date),
             (authorization("execute-api", "x-amz-date", SIGNATURE), date),
             (authorization("execute-api", "host", "abc"), date),
-            (good.replace("Credential=AKIDEXAMPLE/", "Credential=AKIDEXAMPLE/x/"), date),
+            (
+                good.replace("Credential=AKIDEXAMPLE/", "Credential=AKIDEXAMPLE/x/"),
+                date,
+            ),
             (good.replace("/aws4_request", ""), date),
         ] {
             assert!(

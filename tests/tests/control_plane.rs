@@ -46,7 +46,10 @@ async fn unsigned_management_calls_are_refused_and_deliver_nothing() {
     assert_eq!(body["message"], "Missing Authentication Token");
     let malformed = http()
         .post(&url)
-        .header("authorization", "AWS4-HMAC-SHA256 Credential=x, Signature=y")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=x, Signature=y",
+        )
         .header("x-amz-date", "20260101T000000Z")
         .body(r#"{"forged":true}"#)
         .send()

@@ -366,10 +366,13 @@ async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
         id.replace('-', ""),
     ] {
         problem(
-            raw(format!("{base}/api/auctions/{spelling}/bids"), r#"{"bidPrice": 100}"#)
-                .send()
-                .await
-                .unwrap(),
+            raw(
+                format!("{base}/api/auctions/{spelling}/bids"),
+                r#"{"bidPrice": 100}"#,
+            )
+            .send()
+            .await
+            .unwrap(),
             StatusCode::BAD_REQUEST,
             "BadRequest",
         )
@@ -401,9 +404,17 @@ async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
     .await;
     let wrong_method = http.put(&bids).bearer_auth(&alice).send().await.unwrap();
     assert!(wrong_method.headers().contains_key("allow"));
-    problem(wrong_method, StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed").await;
     problem(
-        http.get(format!("{base}/api/nothing-here")).send().await.unwrap(),
+        wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+    )
+    .await;
+    problem(
+        http.get(format!("{base}/api/nothing-here"))
+            .send()
+            .await
+            .unwrap(),
         StatusCode::NOT_FOUND,
         "NotFound",
     )

@@ -18,10 +18,7 @@ pub(super) struct OutageRequest {
     outage: bool,
 }
 
-pub(super) async fn set_outage(
-    State(gateway): State<Arc<Gateway>>,
-    body: Bytes,
-) -> Response {
+pub(super) async fn set_outage(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
     let request: OutageRequest = match auction_app::http::json_object(&body) {
         Ok(request) => request,
         Err(e) => {

@@ -227,7 +227,10 @@ async fn a_rejection_is_recorded_once_and_its_first_record_returned() {
                 .get_item()
                 .table_name("auctions")
                 .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key))
-                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("BID".into()))
+                .key(
+                    "sk",
+                    aws_sdk_dynamodb::types::AttributeValue::S("BID".into()),
+                )
                 .send()
                 .await
                 .unwrap()

@@ -87,14 +87,15 @@ impl From<StoreError> for Problem {
 
 /// Answers every error the router itself produces (an unsupported method, a body over the limit,
 /// a query string its extractor cannot read) as a problem too, keeping headers such as `Allow`.
-/// Their own bodies are plain text that names Rust types.
+/// Those come with an empty or plain-text body that names Rust types; the handlers' own JSON
+/// answers (problems, and a rejected bid's `409`) pass unchanged.
 pub async fn errors_as_problems(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
     let problem = match status {
@@ -109,12 +110,12 @@ pub async fn errors_as_problems(response: Response) -> Response {
             format!("the body is over {} bytes", super::MAX_BODY_BYTES),
         ),
         StatusCode::BAD_REQUEST => Problem::bad_request("the query string or body is malformed"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
-            status,
-            "UnsupportedMediaType",
-            "the body must be JSON",
-        ),
-        _ if status.is_client_error() => Problem::new(status, "BadRequest", "the request was refused"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Problem::new(status, "UnsupportedMediaType", "the body must be JSON")
+        }
+        _ if status.is_client_error() => {
+            Problem::new(status, "BadRequest", "the request was refused")
+        }
         _ => Problem::new(
             status,
             "InternalError",
@@ -124,9 +125,7 @@ pub async fn errors_as_problems(response: Response) -> Response {
     let (parts, _) = response.into_parts();
     let mut answer = problem.into_response();
     for (name, value) in &parts.headers {
-        if !answer.headers().contains_key(name)
-            && name != header::CONTENT_LENGTH
-        {
+        if !answer.headers().contains_key(name) && name != header::CONTENT_LENGTH {
             answer.headers_mut().insert(name, value.clone());
         }
     }

@@ -226,15 +226,20 @@ mod tests {
     }
 
     #[test]
-    fn ids_must_be_uuids() {
-        assert!(BidId::parse("6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60").is_ok());
-        assert!(BidId::parse("bid-1").is_err());
-        assert_eq!(
-            BidId::parse("6F1C2C8E-9F7A-4F7E-8A8E-1B2C3D4E5F60")
-                .unwrap()
-                .as_str(),
-            "6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60",
-            "ids are normalised so that case cannot split one bid into two"
-        );
+    fn ids_must_be_uuids_in_canonical_form() {
+        let id = "6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60";
+        assert_eq!(BidId::parse(id).unwrap().as_str(), id);
+        // One id, one spelling: another spelling could split one bid into two for a client
+        // that compares ids as text.
+        for other in [
+            "bid-1",
+            "6F1C2C8E-9F7A-4F7E-8A8E-1B2C3D4E5F60",
+            "urn:uuid:6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60",
+            "{6f1c2c8e-9f7a-4f7e-8a8e-1b2c3d4e5f60}",
+            "6f1c2c8e9f7a4f7e8a8e1b2c3d4e5f60",
+        ] {
+            assert!(BidId::parse(other).is_err(), "{other}");
+            assert!(AuctionId::parse(other).is_err(), "{other}");
+        }
     }
 }

@@ -90,10 +90,7 @@ impl CreateAuctionRequest {
                 None
             }
             Some(t) if t.chars().any(char::is_control) => {
-                fail(
-                    "title",
-                    "title must not contain control characters".into(),
-                );
+                fail("title", "title must not contain control characters".into());
                 None
             }
             Some(t) => Some(t.to_owned()),
@@ -184,10 +181,7 @@ impl CreateAuctionRequest {
                     None
                 }
                 Ok(at) if at > now.plus_seconds(limits::MAX_START_AHEAD_SECONDS) => {
-                    fail(
-                        "startsAt",
-                        "startsAt must be within a year from now".into(),
-                    );
+                    fail("startsAt", "startsAt must be within a year from now".into());
                     None
                 }
                 Ok(at) => Some(at),

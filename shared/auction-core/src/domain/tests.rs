@@ -246,9 +246,12 @@ fn every_broken_rule_is_reported_by_field() {
         ["startsAt"]
     );
     assert!(
-        request(with("startsAt", json!(EpochMillis(NOW.0 + 300 * 86_400_000).to_rfc3339())))
-            .validate("p", "s", NOW)
-            .is_ok()
+        request(with(
+            "startsAt",
+            json!(EpochMillis(NOW.0 + 300 * 86_400_000).to_rfc3339())
+        ))
+        .validate("p", "s", NOW)
+        .is_ok()
     );
     // A double would round this start price to 100.00.
     let mut long_decimal = base.clone();
