@@ -28,6 +28,7 @@ use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
 use auction_core::domain::EpochMillis;
 use auction_core::rate::RateLimit;
+use auction_core::services::MembershipLimits;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvider};
 use infra::embedded::{EmbeddedDynamo, LOCAL_REGION, local_client};
@@ -69,6 +70,8 @@ pub struct LocalConfig {
     pub auth: AuthConfig,
     /// Join/Leave rate limit per connection.
     pub join_rate: RateLimit,
+    /// Live WebSocket connections one signed-in user may hold.
+    pub max_connections_per_user: u32,
     /// Membership shards per auction.
     pub membership_shards: u32,
     /// Seconds between `PriceUpdated` pushes per auction (docs/protocol.md section 4).
@@ -100,6 +103,7 @@ impl Default for LocalConfig {
             demo: true,
             auth: AuthConfig::local_development(),
             join_rate: RateLimit::JOIN_DEFAULT,
+            max_connections_per_user: MembershipLimits::default().max_connections_per_user,
             membership_shards: 1,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
@@ -259,6 +263,10 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             keys::JOIN_RATE_WINDOW_SECONDS,
             config.join_rate.window_seconds.to_string(),
         ),
+        (
+            keys::MAX_CONNECTIONS_PER_USER,
+            config.max_connections_per_user.to_string(),
+        ),
         (keys::BID_RATE_LIMIT, config.bid_rate.max_calls.to_string()),
         (
             keys::BID_RATE_WINDOW_SECONDS,
@@ -366,7 +374,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
         Some(url) => Arc::new(invoke::InvokeApi::new(url)),
         None => Arc::new(invoke::InProcess {
-            ws: adapters.ws(config.join_rate),
+            ws: adapters.ws(MembershipLimits {
+                join_rate: config.join_rate,
+                max_connections_per_user: config.max_connections_per_user,
+            }),
             verifier: TokenVerifier::new(config.auth.clone()),
             notifier: adapters.notifier(config.fanout_concurrency),
             ticker: adapters.ticker(ticker_config, config.fanout_concurrency),

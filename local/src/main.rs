@@ -57,6 +57,9 @@ struct Cli {
     /// `PostToConnection` calls in flight per fan-out (the functions' `FANOUT_CONCURRENCY`).
     #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = auction_app::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     fanout_concurrency: usize,
+    /// Live WebSocket connections one signed-in user may hold (`MAX_CONNECTIONS_PER_USER`).
+    #[arg(long, env = "AUCTION_LOCAL_MAX_CONNECTIONS_PER_USER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_user: u32,
     /// Bids allowed per user per window (the `http-api` function's `BID_RATE_LIMIT`).
     #[arg(long, env = "AUCTION_LOCAL_BID_RATE_LIMIT", default_value_t = RateLimit::BID_DEFAULT.max_calls, value_parser = clap::value_parser!(u32).range(1..))]
     bid_rate_limit: u32,
@@ -149,6 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         price_update_interval_seconds: cli.price_update_interval,
         viewer_count_interval_seconds: cli.viewer_count_interval,
         fanout_concurrency: cli.fanout_concurrency,
+        max_connections_per_user: cli.max_connections_per_user,
         bid_rate: RateLimit {
             max_calls: cli.bid_rate_limit,
             window_seconds: cli.bid_rate_window_seconds,

@@ -18,7 +18,7 @@ async fn connect_message_and_disconnect_fixtures_are_handled() {
     let stack = tests::start().await;
     let deps = &stack
         .adapters
-        .ws(auction_core::rate::RateLimit::JOIN_DEFAULT);
+        .ws(auction_core::services::MembershipLimits::default());
     let connect: ApiGatewayWebsocketProxyRequest = fixture("example-apigw-websocket-request.json");
     let id = connect.request_context.connection_id.clone().unwrap();
     let event_connected_at = EpochMillis(connect.request_context.connected_at);

@@ -167,7 +167,10 @@ async fn anonymous_viewing_can_be_turned_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_the_right_error_and_the_connection_stays_open() {
-    let stack = start().await;
+    // Eleven messages on one connection: more than the default budget of ten per window.
+    let mut config = LocalConfig::default();
+    config.join_rate.max_calls = 100;
+    let stack = start_with(config).await;
     let auction = create_auction(&stack, "public", 1).await;
     let mut client = Client::connect(&stack, None).await;
     let cases = [
@@ -249,6 +252,14 @@ async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
     assert_eq!(leave_error["data"]["action"], "LeaveAuction");
     assert_eq!(leave_error["data"]["auctionId"], auction.id.to_string());
     assert!(limited >= 1);
+    // Past the budget, a Ping or an unknown action gets no answer at all: a flood costs at most
+    // the budget's replies.
+    client.send(json!({"action": "Ping"})).await;
+    client.send(json!({"action": "Dance"})).await;
+    assert_eq!(
+        client.next_any_within(Duration::from_millis(500)).await,
+        None
+    );
     // The last accepted call was a leave (the 10th), and nothing after it changed state.
     assert_eq!(viewers(&stack, &auction.id).await, 0);
     // Another connection has its own budget.
@@ -257,6 +268,34 @@ async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
         other.join_and_state(auction.id.as_str()).await["activeViewers"],
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_past_the_connection_cap_is_refused_with_429_until_one_closes() {
+    let stack = start_with(LocalConfig {
+        max_connections_per_user: 3,
+        ..LocalConfig::default()
+    })
+    .await;
+    let mallory = token("mallory", "acme", &[]);
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Client::connect(&stack, Some(&mallory)).await);
+    }
+    assert_eq!(
+        handshake_status(&stack, &format!("?token={mallory}")).await,
+        Some(429)
+    );
+    assert_eq!(connection_ids_of(&stack, "acme", "mallory").await.len(), 3);
+    // Others are unaffected.
+    Client::connect(&stack, Some(&token("oscar", "acme", &[]))).await;
+    // One closes: `$disconnect` frees its place.
+    drop(open.pop());
+    eventually("the closed connection is disconnected", || async {
+        connection_ids_of(&stack, "acme", "mallory").await.len() == 2
+    })
+    .await;
+    Client::connect(&stack, Some(&mallory)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

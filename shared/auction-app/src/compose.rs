@@ -18,7 +18,7 @@ use auction_core::ports::{
     Pusher, RateLimiter, TickerLease,
 };
 use auction_core::rate::RateLimit;
-use auction_core::services::{Bidding, BiddingDeps, Catalog, Membership};
+use auction_core::services::{Bidding, BiddingDeps, Catalog, Membership, MembershipLimits};
 
 use crate::clock::SystemClock;
 use crate::config::{self, ConfigError};
@@ -127,9 +127,9 @@ impl Adapters {
         ))
     }
 
-    /// The membership use cases, with `join_rate` Join/Leave calls per connection.
+    /// The membership use cases, within `limits`.
     #[must_use]
-    pub fn membership(&self, join_rate: RateLimit) -> Membership {
+    pub fn membership(&self, limits: MembershipLimits) -> Membership {
         Membership {
             connections: Arc::clone(&self.connections),
             groups: Arc::clone(&self.groups),
@@ -137,15 +137,16 @@ impl Adapters {
             auctions: Arc::clone(&self.auctions),
             departures: Arc::clone(&self.departures),
             clock: Arc::clone(&self.clock),
-            join_rate,
+            join_rate: limits.join_rate,
+            max_connections_per_user: limits.max_connections_per_user,
         }
     }
 
     /// What the WebSocket route handlers need.
     #[must_use]
-    pub fn ws(&self, join_rate: RateLimit) -> WsDeps {
+    pub fn ws(&self, limits: MembershipLimits) -> WsDeps {
         WsDeps {
-            membership: Arc::new(self.membership(join_rate)),
+            membership: Arc::new(self.membership(limits)),
             pusher: Arc::clone(&self.pusher),
             clock: Arc::clone(&self.clock),
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use auction_aws::jwt::{AuthConfig, KeySource};
 use auction_core::rate::RateLimit;
+use auction_core::services::MembershipLimits;
 
 /// Environment keys, as `template.yaml` sets them.
 pub mod keys {
@@ -33,6 +34,8 @@ pub mod keys {
     pub const JOIN_RATE_LIMIT: &str = "JOIN_RATE_LIMIT";
     /// The window of that limit in seconds (default 10).
     pub const JOIN_RATE_WINDOW_SECONDS: &str = "JOIN_RATE_WINDOW_SECONDS";
+    /// Live WebSocket connections one signed-in user may hold (default 10).
+    pub const MAX_CONNECTIONS_PER_USER: &str = "MAX_CONNECTIONS_PER_USER";
     /// Bids allowed per user per window (default 10).
     pub const BID_RATE_LIMIT: &str = "BID_RATE_LIMIT";
     /// The window of that limit in seconds (default 1).
@@ -179,6 +182,28 @@ pub fn join_rate() -> Result<RateLimit, ConfigError> {
         keys::JOIN_RATE_WINDOW_SECONDS,
         RateLimit::JOIN_DEFAULT,
     )
+}
+
+/// Reads the WebSocket routes' limits (the Join/Leave rate, the connections per user).
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a value that is not a positive number.
+pub fn membership_limits() -> Result<MembershipLimits, ConfigError> {
+    let defaults = MembershipLimits::default();
+    let max_connections_per_user = parsed(
+        keys::MAX_CONNECTIONS_PER_USER,
+        defaults.max_connections_per_user,
+    )?;
+    if max_connections_per_user == 0 {
+        return Err(ConfigError::Invalid {
+            key: keys::MAX_CONNECTIONS_PER_USER,
+            reason: "must be positive".into(),
+        });
+    }
+    Ok(MembershipLimits {
+        join_rate: join_rate()?,
+        max_connections_per_user,
+    })
 }
 
 /// Reads the per-user bid rate limit from the environment.

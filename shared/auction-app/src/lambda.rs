@@ -22,7 +22,7 @@ use crate::ws::Route;
 pub async fn serve_ws_route(route: Route) -> Result<(), Error> {
     init_tracing();
     let metrics = lambda_metrics(None)?;
-    let deps = Adapters::from_env().await?.ws(config::join_rate()?);
+    let deps = Adapters::from_env().await?.ws(config::membership_limits()?);
     run(
         metrics,
         service_fn(

@@ -1,13 +1,13 @@
 //! The notifier: the EventBridge rule's target. It turns each domain event into a frame and
 //! pushes it through the fan-out (docs/protocol.md section 4, "sent to"):
-//! `BidAccepted`/`BidRejected` to every connection of the bidder, `ItemSold` to the group except
+//! `BidAccepted` to every connection of the bidder, `ItemSold` to the group except
 //! every connection of the buyer, `AuctionEnded` (and a cancellation, as `AuctionEnded
 //! Cancelled`) to the group. It reads no auction: the event carries what the frame needs.
 
 use std::sync::Arc;
 
 use auction_core::clock::Clock;
-use auction_core::domain::{Amount, AuctionId, Currency, EndReason, RejectReason};
+use auction_core::domain::{Amount, AuctionId, Currency, EndReason};
 use auction_core::domain::{EpochMillis, money::MajorUnits};
 use auction_core::events::{DomainEvent, UnknownEvent, published_at};
 use auction_core::frames::{self, Frame};
@@ -69,19 +69,6 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
                 user_id: d.user_id.clone(),
             },
         ),
-        DomainEvent::BidRejected(d) => (
-            Frame::BidRejected(frames::BidRejected {
-                bid_id: d.bid_id.clone(),
-                auction_id: d.auction_id.clone(),
-                reason: RejectReason::from_name(&d.reason)
-                    .ok_or_else(|| malformed("reason", "unknown rejection reason"))?,
-                current_price: money(&d.currency, d.current_price_minor)?,
-            }),
-            Audience::User {
-                tenant_id: d.tenant_id.clone(),
-                user_id: d.user_id.clone(),
-            },
-        ),
         DomainEvent::ItemSold(d) => (
             Frame::ItemSold(frames::ItemSold {
                 auction_id: d.auction_id.clone(),
@@ -103,7 +90,9 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
             }),
             group(&d.auction_id, None)?,
         ),
-        DomainEvent::AuctionCreated(_) => return Ok(None),
+        // The HTTP answer (`409`) tells the one caller that asked; a push to every connection
+        // of the bidder turned each rejected bid into as many posts as the user has sockets.
+        DomainEvent::AuctionCreated(_) | DomainEvent::BidRejected(_) => return Ok(None),
     }))
 }
 

@@ -14,12 +14,13 @@ use auction_core::domain::{AuctionId, EpochMillis, PUBLIC_TENANT};
 use auction_core::frames::{Empty, ErrorCode, Frame};
 use auction_core::identity::Identity;
 use auction_core::ports::{PushError, Pusher, StoreError};
-use auction_core::services::{Membership, MembershipError};
+use auction_core::services::{ConnectError, Membership, MembershipError};
 use auction_core::telemetry;
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
 };
+use aws_lambda_events::encodings::Body;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
 
@@ -234,7 +235,8 @@ fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Identity {
     }
 }
 
-/// `$connect`: records the connection with its identity and expiry. Never posts.
+/// `$connect`: records the connection with its identity and expiry. Never posts. A user who
+/// already holds the most connections allowed is refused with 429 (the handshake's status).
 ///
 /// # Errors
 /// [`HandlerError`] when the store fails (the handshake then fails).
@@ -244,10 +246,26 @@ pub async fn connect(
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
     let connected_at = EpochMillis(event.request_context.connected_at);
-    deps.membership
+    match deps
+        .membership
         .connect(id, identity_of(&event), connected_at)
-        .await?;
-    Ok(respond(200))
+        .await
+    {
+        Ok(_) => Ok(respond(200)),
+        Err(ConnectError::TooManyConnections(max)) => {
+            tracing::info!(
+                connection = id,
+                max,
+                "connection refused: too many for the user"
+            );
+            let mut response = respond(429);
+            response.body = Some(Body::Text(format!(
+                "this user already holds {max} connections; close one first"
+            )));
+            Ok(response)
+        }
+        Err(ConnectError::Store(e)) => Err(e.into()),
+    }
 }
 
 /// `$disconnect`: removes the connection, its memberships and their counts. Idempotent.
@@ -416,7 +434,8 @@ pub async fn leave_auction(
 pub const ROUTED_ACTIONS: &[&str] = &["JoinAuction", "LeaveAuction"];
 
 /// `$default`: `Ping` gets `Pong`; anything else (not JSON, no action, an unknown action) gets
-/// an `Error` frame and the connection stays open.
+/// an `Error` frame and the connection stays open. Each spends the connection's message budget
+/// first; past it, nothing is answered.
 ///
 /// # Errors
 /// [`HandlerError`] only when not even an `Error` frame can be posted.
@@ -425,6 +444,10 @@ pub async fn default_route(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
+    if !deps.membership.admit_message(id).await? {
+        tracing::debug!(connection = id, "message budget spent: not answered");
+        return Ok(respond(200));
+    }
     let Some(body) = body_of(&event) else {
         return reply_error(
             deps,

@@ -50,7 +50,7 @@ async fn a_group_of_five_thousand_is_posted_each_once_without_the_buyer() {
             async move {
                 let id = format!("conn{i:05}AbC=");
                 let c = Connection::new(&id, Some(format!("user-{id}")), "public", vec![], now);
-                connections.put(&c).await.unwrap();
+                connections.put(&c, 10).await.unwrap();
                 groups.join(&c, &auction, now).await.unwrap();
             }
         })

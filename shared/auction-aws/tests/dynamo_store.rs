@@ -18,8 +18,9 @@ use auction_core::domain::{
     Reservation,
 };
 use auction_core::ports::{
-    AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError, GroupStore,
-    JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded, StoreError,
+    Admission, AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
+    GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
+    StoreError,
 };
 use auction_core::rate::RateLimit;
 use futures::StreamExt;
@@ -417,7 +418,7 @@ async fn a_connection_is_counted_once_per_group_and_uncounted_on_leave_and_remov
     let c2 = connection("b/x+Y2==", Some("alice"), now);
     let c3 = connection("anon1234AAAA", None, now);
     for c in [&c1, &c2, &c3] {
-        stack.connections.put(c).await.unwrap();
+        stack.connections.put(c, 10).await.unwrap();
     }
     assert_eq!(
         stack
@@ -529,7 +530,7 @@ async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
             let auction = auction.clone();
             async move {
                 let c = connection(&id, Some(&format!("user-{id}")), now);
-                connections.put(&c).await.unwrap();
+                connections.put(&c, 10).await.unwrap();
                 assert_eq!(
                     groups.join(&c, &auction, now).await.unwrap(),
                     JoinOutcome::Joined
@@ -565,14 +566,76 @@ async fn five_thousand_members_over_four_shards_are_read_back_each_once() {
 }
 
 #[tokio::test]
+async fn a_user_holds_at_most_the_cap_of_connections_even_when_they_race() {
+    let stack = stack().await;
+    let now = now();
+    let cap = 3;
+    // Ten connections of one user at once: exactly the cap is stored.
+    let attempts = (0..10).map(|i| {
+        let connections = Arc::clone(&stack.connections);
+        async move {
+            let c = connection(&format!("race{i:02}AAAAA="), Some("mallory"), now);
+            (
+                c.connection_id.clone(),
+                connections.put(&c, cap).await.unwrap(),
+            )
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let stored: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, a)| *a == Admission::Stored)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(stored.len(), 3, "{outcomes:?}");
+    for (id, admission) in &outcomes {
+        let row = stack.connections.get(id, now).await.unwrap();
+        assert_eq!(row.is_some(), *admission == Admission::Stored, "{id}");
+    }
+    // Another user and anonymous viewers are not affected.
+    let other = connection("otherUserAAA=", Some("oscar"), now);
+    assert_eq!(
+        stack.connections.put(&other, cap).await.unwrap(),
+        Admission::Stored
+    );
+    for i in 0..5 {
+        let anonymous = connection(&format!("anon{i}AAAAAA="), None, now);
+        assert_eq!(
+            stack.connections.put(&anonymous, cap).await.unwrap(),
+            Admission::Stored
+        );
+    }
+    // A removal makes room for one.
+    stack.connections.remove(stored[0]).await.unwrap();
+    let next = connection("nextConnAAAA=", Some("mallory"), now);
+    assert_eq!(
+        stack.connections.put(&next, cap).await.unwrap(),
+        Admission::Stored
+    );
+    let over = connection("overConnAAAA=", Some("mallory"), now);
+    assert_eq!(
+        stack.connections.put(&over, cap).await.unwrap(),
+        Admission::UserAtCapacity
+    );
+    // Connections that died without `$disconnect` (their rows expired) do not hold the count:
+    // a full count is checked against the user's live connections before refusing.
+    let later = now.plus_seconds(3 * 3600);
+    let revived = connection("revivedAAAAA=", Some("mallory"), later);
+    assert_eq!(
+        stack.connections.put(&revived, cap).await.unwrap(),
+        Admission::Stored
+    );
+}
+
+#[tokio::test]
 async fn expired_connection_rows_are_not_returned() {
     let stack = stack().await;
     let now = now();
     let auction = AuctionId::generate();
     let old = connection("oldConnAAAA=", Some("bob"), now.plus_seconds(-3 * 3600));
     let fresh = connection("newConnAAAA=", Some("bob"), now);
-    stack.connections.put(&old).await.unwrap();
-    stack.connections.put(&fresh).await.unwrap();
+    stack.connections.put(&old, 10).await.unwrap();
+    stack.connections.put(&fresh, 10).await.unwrap();
     assert_eq!(
         stack
             .connections
@@ -645,7 +708,7 @@ async fn a_missing_table_is_reported_as_such() {
     let connections = DynamoConnections::new(stack.client.clone(), "no-such-table", groups.clone());
     let c = connection("x", None, now());
     assert!(matches!(
-        connections.put(&c).await,
+        connections.put(&c, 10).await,
         Err(StoreError::TableMissing { .. })
     ));
     let first = groups.members(&AuctionId::generate(), now()).next().await;

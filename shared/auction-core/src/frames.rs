@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::domain::money::MajorUnits;
-use crate::domain::{AuctionId, AuctionSnapshot, EndReason, EpochMillis, RejectReason};
+use crate::domain::{AuctionId, AuctionSnapshot, EndReason, EpochMillis};
 
 /// A frame the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,8 +19,6 @@ pub enum Frame {
     ViewerCountUpdated(ViewerCountUpdated),
     /// To every connection of the winner.
     BidAccepted(BidAccepted),
-    /// To every connection of the bidder.
-    BidRejected(BidRejected),
     /// To the group except the buyer's connections.
     ItemSold(ItemSold),
     /// To the group.
@@ -69,20 +67,6 @@ pub struct BidAccepted {
     pub reservation_id: String,
     /// When the hold lapses.
     pub expires_at: EpochMillis,
-}
-
-/// `BidRejected`'s data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BidRejected {
-    /// The bid.
-    pub bid_id: String,
-    /// The auction.
-    pub auction_id: String,
-    /// Why it lost.
-    pub reason: RejectReason,
-    /// The price when it was decided.
-    pub current_price: MajorUnits,
 }
 
 /// `ItemSold`'s data.
@@ -159,7 +143,6 @@ impl Frame {
             Self::PriceUpdated(_) => "PriceUpdated",
             Self::ViewerCountUpdated(_) => "ViewerCountUpdated",
             Self::BidAccepted(_) => "BidAccepted",
-            Self::BidRejected(_) => "BidRejected",
             Self::ItemSold(_) => "ItemSold",
             Self::AuctionEnded(_) => "AuctionEnded",
             Self::Error(_) => "Error",

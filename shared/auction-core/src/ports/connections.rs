@@ -5,14 +5,29 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::domain::{Connection, EpochMillis};
 
+/// What [`ConnectionStore::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The connection is stored.
+    Stored,
+    /// Its user already holds the most live connections allowed; nothing was stored.
+    UserAtCapacity,
+}
+
 /// Connections.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    /// Stores a new connection (at `$connect`).
+    /// Stores a new connection (at `$connect`), unless its user already holds `max_per_user`
+    /// live connections (signed-in users only; anonymous connections are not counted here). The
+    /// count and the row are written together, so concurrent connections cannot overshoot it.
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn put(&self, connection: &Connection) -> Result<(), StoreError>;
+    async fn put(
+        &self,
+        connection: &Connection,
+        max_per_user: u32,
+    ) -> Result<Admission, StoreError>;
 
     /// The connection, or `None` when unknown or expired at `now`.
     ///
@@ -24,8 +39,8 @@ pub trait ConnectionStore: Send + Sync {
         now: EpochMillis,
     ) -> Result<Option<Connection>, StoreError>;
 
-    /// Removes the connection, all its group memberships and their counts (at `$disconnect`, or
-    /// when a post finds it gone). Idempotent: returns the connection as it was the first time,
+    /// Removes the connection, all its group memberships and their counts, and its place in its
+    /// user's count (at `$disconnect`, or when a post finds it gone). Idempotent: returns the connection as it was the first time,
     /// `None` after. Works on expired rows too, so counts are corrected whenever a connection is
     /// found dead.
     ///

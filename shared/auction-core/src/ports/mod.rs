@@ -23,7 +23,7 @@ pub mod rate_limits;
 
 pub use auctions::{AuctionStore, CancelOutcome, CreateAuctionError};
 pub use bids::{BidStore, Commit, Recorded, StoredBid};
-pub use connections::ConnectionStore;
+pub use connections::{Admission, ConnectionStore};
 pub use departures::Departures;
 pub use events::{EventPublisher, PublishError};
 pub use groups::{GroupStore, JoinError, JoinOutcome, LeaveOutcome, MemberPages};

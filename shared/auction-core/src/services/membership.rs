@@ -12,8 +12,8 @@ use crate::clock::Clock;
 use crate::domain::{AuctionId, AuctionSnapshot, Connection, EpochMillis};
 use crate::identity::Identity;
 use crate::ports::{
-    AuctionStore, ConnectionStore, Departures, GroupStore, JoinError, LeaveOutcome, RateLimiter,
-    RateSubject, StoreError,
+    Admission, AuctionStore, ConnectionStore, Departures, GroupStore, JoinError, LeaveOutcome,
+    RateLimiter, RateSubject, StoreError,
 };
 use crate::rate::RateLimit;
 use crate::telemetry;
@@ -63,6 +63,38 @@ pub struct Membership {
     pub clock: Arc<dyn Clock>,
     /// Join/Leave calls per connection per window.
     pub join_rate: RateLimit,
+    /// Live connections one signed-in user may hold.
+    pub max_connections_per_user: u32,
+}
+
+/// The limits of [`Membership`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipLimits {
+    /// Join/Leave calls per connection per window.
+    pub join_rate: RateLimit,
+    /// Live connections one signed-in user may hold: each is a recipient of every push to the
+    /// user, so the cap bounds what one user's bids cost the fan-out.
+    pub max_connections_per_user: u32,
+}
+
+impl Default for MembershipLimits {
+    fn default() -> Self {
+        Self {
+            join_rate: RateLimit::JOIN_DEFAULT,
+            max_connections_per_user: 10,
+        }
+    }
+}
+
+/// Why `$connect` refused a connection; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The user already holds the most connections allowed.
+    #[error("this user already holds {0} connections; close one first")]
+    TooManyConnections(u32),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Membership {
@@ -71,13 +103,13 @@ impl Membership {
     /// expire the rows early), and counts a reconnection. Never posts.
     ///
     /// # Errors
-    /// [`StoreError`] when the connection could not be recorded (the handshake then fails).
+    /// [`ConnectError`] when the connection was not recorded (the handshake then fails).
     pub async fn connect(
         &self,
         connection_id: &str,
         identity: Identity,
         connected_at: EpochMillis,
-    ) -> Result<Connection, StoreError> {
+    ) -> Result<Connection, ConnectError> {
         let now = self.clock.now();
         let connected_at = if connected_at.millis_since(now).abs() <= CONNECTED_AT_TOLERANCE_MS {
             connected_at
@@ -91,9 +123,23 @@ impl Membership {
             identity.roles,
             connected_at,
         );
-        if let Err(e) = self.connections.put(&connection).await {
-            metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Error").increment(1);
-            return Err(e);
+        match self
+            .connections
+            .put(&connection, self.max_connections_per_user)
+            .await
+        {
+            Ok(Admission::Stored) => {}
+            Ok(Admission::UserAtCapacity) => {
+                metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "TooManyConnections")
+                    .increment(1);
+                return Err(ConnectError::TooManyConnections(
+                    self.max_connections_per_user,
+                ));
+            }
+            Err(e) => {
+                metrics::counter!(telemetry::FAILED_CONNECTIONS, "Reason" => "Error").increment(1);
+                return Err(e.into());
+            }
         }
         if let Some(user_id) = &connection.user_id {
             self.count_reconnection(&connection.tenant_id, user_id, connected_at)
@@ -141,6 +187,23 @@ impl Membership {
             }
         }
         Ok(())
+    }
+
+    /// Spends one call of the connection's message budget (the one Join and Leave spend) for a
+    /// message of any other kind (`Ping`, an unknown action); `false` when it is spent, and the
+    /// message should then get no reply: a flood of them costs at most the budget's replies.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn admit_message(&self, connection_id: &str) -> Result<bool, StoreError> {
+        let window = self.join_rate.window_at(self.clock.now());
+        self.rate_limits
+            .take(
+                RateSubject::Connection(connection_id),
+                window,
+                self.join_rate.max_calls,
+            )
+            .await
     }
 
     /// Spends one call of the connection's Join/Leave budget, then checks the auction id.

@@ -9,4 +9,4 @@ pub mod membership;
 
 pub use bidding::{BidError, Bidding, BiddingDeps, PlaceBid};
 pub use catalog::{CancelError, Catalog, CreateError, ReadError};
-pub use membership::{Membership, MembershipError};
+pub use membership::{ConnectError, Membership, MembershipError, MembershipLimits};

@@ -4,15 +4,27 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use infra::tables::{BY_USER_INDEX, EXPIRES_AT, USER_KEY};
 
 use super::groups::DynamoGroups;
 use super::{connection_key, is_live, user_key};
 use crate::dynamo::item::{Item, ItemExt, n, s};
-use crate::dynamo::table::Table;
+use crate::dynamo::table::{Table, condition_failed};
 use auction_core::domain::{AuctionId, Connection, EpochMillis};
-use auction_core::ports::{ConnectionStore, StoreError};
+use auction_core::ports::{Admission, ConnectionStore, StoreError};
+
+/// A user's count of live connections: `CONNS#USER#tenant#user` / `COUNT`, attribute `live`.
+/// It expires with the newest connection it counted, so a count that lost a `$disconnect` (a
+/// connection that died with its Lambda) ends with the connections it could have counted.
+fn user_count_key(tenant_id: &str, user_id: &str) -> Item {
+    Table::key(format!("CONNS#{}", user_key(tenant_id, user_id)), "COUNT")
+}
+
+fn build_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unknown(Box::new(e))
+}
 
 /// Connections in the connections table.
 #[derive(Debug, Clone)]
@@ -66,9 +78,98 @@ impl DynamoConnections {
     }
 }
 
+impl DynamoConnections {
+    /// Writes the connection's row and takes a place in its user's count, in one transaction:
+    /// `Ok(false)` when the count is full.
+    async fn put_counted(
+        &self,
+        item: Item,
+        connection: &Connection,
+        user_id: &str,
+        max_per_user: u32,
+    ) -> Result<bool, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_error)?;
+        let count = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(user_count_key(&connection.tenant_id, user_id)))
+            .update_expression("ADD live :one SET #expires = :expires")
+            .condition_expression("attribute_not_exists(live) OR live < :max")
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_per_user))
+            .expression_attribute_values(":expires", n(connection.expires_at.as_seconds()))
+            .build()
+            .map_err(build_error)?;
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().get(1).and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(false)
+                }
+                _ => Err(self.table.error(e)),
+            },
+        }
+    }
+
+    /// Sets a full count back to the user's live connections when it counts more (connections
+    /// that died without `$disconnect`); true when that made room.
+    async fn recount(
+        &self,
+        connection: &Connection,
+        user_id: &str,
+        max_per_user: u32,
+    ) -> Result<bool, StoreError> {
+        let live = self
+            .connections_of_user(&connection.tenant_id, user_id, connection.connected_at)
+            .await?
+            .len();
+        let live = u32::try_from(live).unwrap_or(u32::MAX);
+        if live >= max_per_user {
+            return Ok(false);
+        }
+        let reset = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(user_count_key(&connection.tenant_id, user_id)))
+            .update_expression("SET live = :live")
+            .condition_expression("live >= :max")
+            .expression_attribute_values(":live", n(live))
+            .expression_attribute_values(":max", n(max_per_user))
+            .send()
+            .await;
+        match reset {
+            Ok(_) => Ok(true),
+            // Someone else changed the count meanwhile: whatever it says now stands.
+            Err(e) if condition_failed(&e) => Ok(true),
+            Err(e) => Err(self.table.error(e)),
+        }
+    }
+}
+
 #[async_trait]
 impl ConnectionStore for DynamoConnections {
-    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        connection: &Connection,
+        max_per_user: u32,
+    ) -> Result<Admission, StoreError> {
         let mut item = connection_key(&connection.connection_id);
         item.insert("connectionId".to_owned(), s(&connection.connection_id));
         item.insert("tenantId".to_owned(), s(&connection.tenant_id));
@@ -85,6 +186,21 @@ impl ConnectionStore for DynamoConnections {
                 USER_KEY.to_owned(),
                 s(user_key(&connection.tenant_id, user_id)),
             );
+            if self
+                .put_counted(item.clone(), connection, user_id, max_per_user)
+                .await?
+            {
+                return Ok(Admission::Stored);
+            }
+            // Full: unless the count holds connections that died without `$disconnect`.
+            if self.recount(connection, user_id, max_per_user).await?
+                && self
+                    .put_counted(item, connection, user_id, max_per_user)
+                    .await?
+            {
+                return Ok(Admission::Stored);
+            }
+            return Ok(Admission::UserAtCapacity);
         }
         self.table
             .client
@@ -94,7 +210,7 @@ impl ConnectionStore for DynamoConnections {
             .send()
             .await
             .map_err(|e| self.table.error(e))?;
-        Ok(())
+        Ok(Admission::Stored)
     }
 
     async fn get(
@@ -134,7 +250,30 @@ impl ConnectionStore for DynamoConnections {
             .send()
             .await
             .map_err(|e| self.table.error(e))?;
-        Ok(deleted.attributes.is_some().then_some(connection))
+        if deleted.attributes.is_none() {
+            return Ok(None);
+        }
+        if let Some(user_id) = &connection.user_id {
+            let released = self
+                .table
+                .client
+                .update_item()
+                .table_name(&self.table.name)
+                .set_key(Some(user_count_key(&connection.tenant_id, user_id)))
+                .update_expression("ADD live :minus_one")
+                .condition_expression("live > :zero")
+                .expression_attribute_values(":minus_one", n(-1))
+                .expression_attribute_values(":zero", n(0))
+                .send()
+                .await;
+            match released {
+                // A count that expired or was recounted has nothing of this connection's.
+                Ok(_) => {}
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => return Err(self.table.error(e)),
+            }
+        }
+        Ok(Some(connection))
     }
 
     async fn connections_of_user(
