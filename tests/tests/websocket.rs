@@ -271,6 +271,48 @@ async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_and_a_join_around_a_window_boundary_are_never_refused() {
+    // Two calls per one-second window: a Leave then a Join fit in one window, or straddle two,
+    // and either way neither is refused (each window counts its own calls from zero).
+    let mut config = LocalConfig::default();
+    config.join_rate = auction_core::rate::RateLimit {
+        max_calls: 2,
+        window_seconds: 1,
+    };
+    let stack = start_with(config).await;
+    let auction = create_auction(&stack, "public", 1).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut client = Client::connect(&stack, None).await;
+        client.join_and_state(auction.id.as_str()).await;
+        clients.push(client);
+    }
+    for round in 0..3 {
+        // Just before the next second: the pair straddles the boundary in most rounds.
+        let to_boundary = 1000 - (tests::now().0 % 1000);
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(to_boundary).unwrap() + 1000 - 15,
+        ))
+        .await;
+        for client in &mut clients {
+            client
+                .send(json!({"action": "LeaveAuction", "auctionId": auction.id.to_string()}))
+                .await;
+            client.join(auction.id.as_str()).await;
+        }
+        for client in &mut clients {
+            let frame = client.next_frame().await;
+            assert_eq!(frame["type"], "AuctionState", "round {round}: {frame}");
+            let others = client.drain_events(Duration::from_millis(50)).await;
+            assert!(
+                others.iter().all(|f| f["type"] != "Error"),
+                "round {round}: {others:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_past_the_connection_cap_is_refused_with_429_until_one_closes() {
     let stack = start_with(LocalConfig {
         max_connections_per_user: 3,
