@@ -28,7 +28,7 @@ use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
 use auction_core::domain::EpochMillis;
 use auction_core::rate::RateLimit;
-use auction_core::services::MembershipLimits;
+use auction_core::services::{CatalogLimits, MembershipLimits};
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_apigatewaymanagement::config::{Credentials, SharedCredentialsProvider};
 use infra::embedded::{EmbeddedDynamo, LOCAL_REGION, local_client};
@@ -72,6 +72,8 @@ pub struct LocalConfig {
     pub join_rate: RateLimit,
     /// Live WebSocket connections one signed-in user may hold.
     pub max_connections_per_user: u32,
+    /// The caps on creating auctions.
+    pub catalog: CatalogLimits,
     /// Membership shards per auction.
     pub membership_shards: u32,
     /// Seconds between `PriceUpdated` pushes per auction (docs/protocol.md section 4).
@@ -104,6 +106,7 @@ impl Default for LocalConfig {
             auth: AuthConfig::local_development(),
             join_rate: RateLimit::JOIN_DEFAULT,
             max_connections_per_user: MembershipLimits::default().max_connections_per_user,
+            catalog: CatalogLimits::default(),
             membership_shards: 1,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
@@ -267,6 +270,18 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             keys::MAX_CONNECTIONS_PER_USER,
             config.max_connections_per_user.to_string(),
         ),
+        (
+            keys::MAX_LIVE_AUCTIONS_PER_TENANT,
+            config.catalog.max_live_auctions_per_tenant.to_string(),
+        ),
+        (
+            keys::CREATE_RATE_LIMIT,
+            config.catalog.create_rate.max_calls.to_string(),
+        ),
+        (
+            keys::CREATE_RATE_WINDOW_SECONDS,
+            config.catalog.create_rate.window_seconds.to_string(),
+        ),
         (keys::BID_RATE_LIMIT, config.bid_rate.max_calls.to_string()),
         (
             keys::BID_RATE_WINDOW_SECONDS,
@@ -382,9 +397,11 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             notifier: adapters.notifier(config.fanout_concurrency),
             ticker: adapters.ticker(ticker_config, config.fanout_concurrency),
             ticker_timeout: TICKER_TIMEOUT,
-            http_router: auction_app::http::router(
-                adapters.http(TokenVerifier::new(config.auth.clone()), config.bid_rate),
-            ),
+            http_router: auction_app::http::router(adapters.http_with(
+                TokenVerifier::new(config.auth.clone()),
+                config.bid_rate,
+                config.catalog,
+            )),
         }),
     };
     let dynamodb_endpoint = match (&engine, &config.dynamodb_endpoint) {

@@ -60,6 +60,15 @@ struct Cli {
     /// Live WebSocket connections one signed-in user may hold (`MAX_CONNECTIONS_PER_USER`).
     #[arg(long, env = "AUCTION_LOCAL_MAX_CONNECTIONS_PER_USER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections_per_user: u32,
+    /// Auctions without an end one tenant may have (`MAX_LIVE_AUCTIONS_PER_TENANT`).
+    #[arg(long, env = "AUCTION_LOCAL_MAX_LIVE_AUCTIONS_PER_TENANT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    max_live_auctions_per_tenant: u32,
+    /// Auctions one seller may create per window (`CREATE_RATE_LIMIT`).
+    #[arg(long, env = "AUCTION_LOCAL_CREATE_RATE_LIMIT", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    create_rate_limit: u32,
+    /// The window of the create limit in seconds (`CREATE_RATE_WINDOW_SECONDS`).
+    #[arg(long, env = "AUCTION_LOCAL_CREATE_RATE_WINDOW_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+    create_rate_window_seconds: u32,
     /// Bids allowed per user per window (the `http-api` function's `BID_RATE_LIMIT`).
     #[arg(long, env = "AUCTION_LOCAL_BID_RATE_LIMIT", default_value_t = RateLimit::BID_DEFAULT.max_calls, value_parser = clap::value_parser!(u32).range(1..))]
     bid_rate_limit: u32,
@@ -153,6 +162,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         viewer_count_interval_seconds: cli.viewer_count_interval,
         fanout_concurrency: cli.fanout_concurrency,
         max_connections_per_user: cli.max_connections_per_user,
+        catalog: auction_core::services::CatalogLimits {
+            max_live_auctions_per_tenant: cli.max_live_auctions_per_tenant,
+            create_rate: RateLimit {
+                max_calls: cli.create_rate_limit,
+                window_seconds: cli.create_rate_window_seconds,
+            },
+        },
         bid_rate: RateLimit {
             max_calls: cli.bid_rate_limit,
             window_seconds: cli.bid_rate_window_seconds,

@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tests::{start, token, token_expiring};
+use tests::{LocalConfig, start, start_with, token, token_expiring};
 
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -131,6 +131,72 @@ async fn a_seller_creates_and_cancels_and_everyone_of_the_tenant_reads() {
         "Conflict",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_cannot_hold_more_live_auctions_than_its_cap_nor_a_seller_create_without_bound() {
+    let stack = start_with(LocalConfig {
+        catalog: auction_core::services::CatalogLimits {
+            max_live_auctions_per_tenant: 2,
+            create_rate: auction_core::rate::RateLimit {
+                max_calls: 4,
+                window_seconds: 86_400,
+            },
+        },
+        ..LocalConfig::default()
+    })
+    .await;
+    let http = client();
+    let url = format!("{}/api/auctions", stack.http_url());
+    let sam = token("sam", "acme", &["seller"]);
+    let create = |bearer: String| {
+        http.post(&url)
+            .bearer_auth(bearer)
+            .json(&auction_body())
+            .send()
+    };
+    let first: Value = create(sam.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        create(sam.clone()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let full = problem(
+        create(sam.clone()).await.unwrap(),
+        StatusCode::CONFLICT,
+        "TooManyLiveAuctions",
+    )
+    .await;
+    assert!(full["detail"].as_str().unwrap().contains('2'), "{full}");
+    // Another tenant has its own cap.
+    let olga = token("olga", "other", &["seller"]);
+    assert_eq!(create(olga).await.unwrap().status(), StatusCode::CREATED);
+    // An end makes room.
+    let cancelled = http
+        .delete(format!("{url}/{}", first["auctionId"].as_str().unwrap()))
+        .bearer_auth(&sam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(
+        create(sam.clone()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    // Four attempts in the window (the refused one counts): the fifth is rate limited.
+    let limited = create(sam.clone()).await.unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    problem(limited, StatusCode::TOO_MANY_REQUESTS, "RateLimited").await;
+    let live = stack
+        .adapters
+        .auctions
+        .list(
+            "acme",
+            auction_core::domain::AuctionStatus::Active,
+            tests::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 2, "nothing refused was stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,12 +274,14 @@ async fn join_and_leave_are_rate_limited_per_connection_without_state_change() {
 async fn a_leave_and_a_join_around_a_window_boundary_are_never_refused() {
     // Two calls per one-second window: a Leave then a Join fit in one window, or straddle two,
     // and either way neither is refused (each window counts its own calls from zero).
-    let mut config = LocalConfig::default();
-    config.join_rate = auction_core::rate::RateLimit {
-        max_calls: 2,
-        window_seconds: 1,
-    };
-    let stack = start_with(config).await;
+    let stack = start_with(LocalConfig {
+        join_rate: auction_core::rate::RateLimit {
+            max_calls: 2,
+            window_seconds: 1,
+        },
+        ..LocalConfig::default()
+    })
+    .await;
     let auction = create_auction(&stack, "public", 1).await;
     let mut clients = Vec::new();
     for _ in 0..4 {

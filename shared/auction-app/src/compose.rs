@@ -18,7 +18,9 @@ use auction_core::ports::{
     Pusher, RateLimiter, TickerLease,
 };
 use auction_core::rate::RateLimit;
-use auction_core::services::{Bidding, BiddingDeps, Catalog, Membership, MembershipLimits};
+use auction_core::services::{
+    Bidding, BiddingDeps, Catalog, CatalogLimits, Membership, MembershipLimits,
+};
 
 use crate::clock::SystemClock;
 use crate::config::{self, ConfigError};
@@ -152,16 +154,30 @@ impl Adapters {
         }
     }
 
-    /// What the HTTP API needs.
+    /// What the HTTP API needs, with `bid_rate` bids per user and the default caps on creating
+    /// ([`Adapters::http_with`] sets those too).
     #[must_use]
     pub fn http(&self, verifier: TokenVerifier, bid_rate: RateLimit) -> HttpDeps {
+        self.http_with(verifier, bid_rate, CatalogLimits::default())
+    }
+
+    /// What the HTTP API needs, within these limits.
+    #[must_use]
+    pub fn http_with(
+        &self,
+        verifier: TokenVerifier,
+        bid_rate: RateLimit,
+        catalog: CatalogLimits,
+    ) -> HttpDeps {
         HttpDeps {
             verifier,
             catalog: Arc::new(Catalog {
                 auctions: Arc::clone(&self.auctions),
                 groups: Arc::clone(&self.groups),
                 publisher: Arc::clone(&self.publisher),
+                rate_limits: Arc::clone(&self.rate_limits),
                 clock: Arc::clone(&self.clock),
+                limits: catalog,
             }),
             bidding: Arc::new(Bidding::new(BiddingDeps {
                 auctions: Arc::clone(&self.auctions),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use auction_aws::jwt::{AuthConfig, KeySource};
 use auction_core::rate::RateLimit;
-use auction_core::services::MembershipLimits;
+use auction_core::services::{CatalogLimits, MembershipLimits};
 
 /// Environment keys, as `template.yaml` sets them.
 pub mod keys {
@@ -34,6 +34,12 @@ pub mod keys {
     pub const JOIN_RATE_LIMIT: &str = "JOIN_RATE_LIMIT";
     /// The window of that limit in seconds (default 10).
     pub const JOIN_RATE_WINDOW_SECONDS: &str = "JOIN_RATE_WINDOW_SECONDS";
+    /// Auctions without an end one tenant may have (default 100).
+    pub const MAX_LIVE_AUCTIONS_PER_TENANT: &str = "MAX_LIVE_AUCTIONS_PER_TENANT";
+    /// Auctions one seller may create per window (default 30).
+    pub const CREATE_RATE_LIMIT: &str = "CREATE_RATE_LIMIT";
+    /// The window of that limit in seconds (default 3600).
+    pub const CREATE_RATE_WINDOW_SECONDS: &str = "CREATE_RATE_WINDOW_SECONDS";
     /// Live WebSocket connections one signed-in user may hold (default 10).
     pub const MAX_CONNECTIONS_PER_USER: &str = "MAX_CONNECTIONS_PER_USER";
     /// Bids allowed per user per window (default 10).
@@ -203,6 +209,32 @@ pub fn membership_limits() -> Result<MembershipLimits, ConfigError> {
     Ok(MembershipLimits {
         join_rate: join_rate()?,
         max_connections_per_user,
+    })
+}
+
+/// Reads the caps on creating auctions.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a value that is not a positive number.
+pub fn catalog_limits() -> Result<CatalogLimits, ConfigError> {
+    let defaults = CatalogLimits::default();
+    let max_live_auctions_per_tenant = parsed(
+        keys::MAX_LIVE_AUCTIONS_PER_TENANT,
+        defaults.max_live_auctions_per_tenant,
+    )?;
+    if max_live_auctions_per_tenant == 0 {
+        return Err(ConfigError::Invalid {
+            key: keys::MAX_LIVE_AUCTIONS_PER_TENANT,
+            reason: "must be positive".into(),
+        });
+    }
+    Ok(CatalogLimits {
+        max_live_auctions_per_tenant,
+        create_rate: rate_limit_from_env(
+            keys::CREATE_RATE_LIMIT,
+            keys::CREATE_RATE_WINDOW_SECONDS,
+            defaults.create_rate,
+        )?,
     })
 }
 

@@ -68,9 +68,11 @@ pub async fn serve_http_api() -> Result<(), Error> {
     init_tracing();
     let metrics = lambda_metrics(None)?;
     let verifier = auction_aws::jwt::TokenVerifier::new(config::auth()?);
-    let deps = Adapters::from_env()
-        .await?
-        .http(verifier, config::bid_rate()?);
+    let deps = Adapters::from_env().await?.http_with(
+        verifier,
+        config::bid_rate()?,
+        config::catalog_limits()?,
+    );
     run_http(metrics, crate::http::router(deps)).await
 }
 

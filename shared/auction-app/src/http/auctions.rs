@@ -36,6 +36,17 @@ pub(super) async fn create(
             Err(Problem::bad_request(detail))
         }
         Err(CreateError::AlreadyExists) => Err(Problem::conflict("the auction exists already")),
+        Err(e @ CreateError::TooManyLiveAuctions(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "TooManyLiveAuctions",
+            e.to_string(),
+        )),
+        Err(CreateError::RateLimited {
+            retry_after_seconds,
+        }) => Err(Problem::rate_limited(
+            "too many auctions created; retry later",
+            retry_after_seconds,
+        )),
         Err(CreateError::Store(e)) => Err(e.into()),
     }
 }

@@ -64,6 +64,13 @@ pub trait AuctionStore: Send + Sync {
         now: EpochMillis,
     ) -> Result<Vec<Auction>, StoreError>;
 
+    /// How many of the tenant's auctions have no recorded end (scheduled, active, or past their
+    /// end by the clock and not yet recorded): what the tenant's live-auction cap counts.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn count_unended(&self, tenant_id: &str) -> Result<u32, StoreError>;
+
     /// Records the end `Cancelled` at `now`, if the auction has no recorded end, has items left
     /// and its schedule has not run out at `now`: one conditional write, whatever the caller's
     /// copy of `auction` says (only its id and tenant, which never change, are used).

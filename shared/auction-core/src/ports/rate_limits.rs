@@ -17,6 +17,13 @@ pub enum RateSubject<'a> {
         /// The user.
         user_id: &'a str,
     },
+    /// One seller of one tenant creating auctions (a budget of its own, apart from bids).
+    Creator {
+        /// The tenant.
+        tenant_id: &'a str,
+        /// The seller.
+        user_id: &'a str,
+    },
 }
 
 /// Budgets per subject and window.

@@ -12,8 +12,10 @@ use crate::domain::{
 use crate::events::DomainEvent;
 use crate::identity::{Identity, SELLER_ROLE};
 use crate::ports::{
-    AuctionStore, CancelOutcome, CreateAuctionError, EventPublisher, GroupStore, StoreError,
+    AuctionStore, CancelOutcome, CreateAuctionError, EventPublisher, GroupStore, RateLimiter,
+    RateSubject, StoreError,
 };
+use crate::rate::RateLimit;
 
 /// Why a create failed; nothing was stored.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,15 @@ pub enum CreateError {
     /// The generated id exists already (practically never).
     #[error("the auction exists already")]
     AlreadyExists,
+    /// The tenant already has the most auctions without an end that it may have.
+    #[error("the tenant already has {0} auctions that have not ended; wait for one to end")]
+    TooManyLiveAuctions(u32),
+    /// The seller spent its create budget.
+    #[error("too many auctions created; retry after {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_seconds: u32,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,8 +85,34 @@ pub struct Catalog {
     pub groups: Arc<dyn GroupStore>,
     /// `AuctionCreated` and `AuctionCancelled`.
     pub publisher: Arc<dyn EventPublisher>,
+    /// The create budgets.
+    pub rate_limits: Arc<dyn RateLimiter>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The caps on creating.
+    pub limits: CatalogLimits,
+}
+
+/// The caps on creating auctions: one tenant's auctions are work for every tenant's ticker and
+/// fan-out, so neither one tenant nor one seller may create without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogLimits {
+    /// Auctions without a recorded end one tenant may have.
+    pub max_live_auctions_per_tenant: u32,
+    /// Creations per seller per window.
+    pub create_rate: RateLimit,
+}
+
+impl Default for CatalogLimits {
+    fn default() -> Self {
+        Self {
+            max_live_auctions_per_tenant: 100,
+            create_rate: RateLimit {
+                max_calls: 30,
+                window_seconds: 3600,
+            },
+        }
+    }
 }
 
 impl Catalog {
@@ -107,6 +144,27 @@ impl Catalog {
         let auction = request
             .validate(&caller.tenant_id, seller_id, now)
             .map_err(CreateError::Invalid)?;
+        let subject = RateSubject::Creator {
+            tenant_id: &caller.tenant_id,
+            user_id: seller_id,
+        };
+        let create_rate = self.limits.create_rate;
+        let window = create_rate.window_at(now);
+        if !self
+            .rate_limits
+            .take(subject, window, create_rate.max_calls)
+            .await?
+        {
+            return Err(CreateError::RateLimited {
+                retry_after_seconds: create_rate.retry_after_seconds(now),
+            });
+        }
+        // Counted, not reserved: concurrent creates of one tenant may pass the cap by the few
+        // that race, which the per-seller budget bounds.
+        let max = self.limits.max_live_auctions_per_tenant;
+        if self.auctions.count_unended(&caller.tenant_id).await? >= max {
+            return Err(CreateError::TooManyLiveAuctions(max));
+        }
         match self.auctions.create(&auction).await {
             Ok(()) => {}
             Err(CreateAuctionError::AlreadyExists) => return Err(CreateError::AlreadyExists),

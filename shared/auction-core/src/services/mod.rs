@@ -8,5 +8,5 @@ pub mod catalog;
 pub mod membership;
 
 pub use bidding::{BidError, Bidding, BiddingDeps, PlaceBid};
-pub use catalog::{CancelError, Catalog, CreateError, ReadError};
+pub use catalog::{CancelError, Catalog, CatalogLimits, CreateError, ReadError};
 pub use membership::{ConnectError, Membership, MembershipError, MembershipLimits};

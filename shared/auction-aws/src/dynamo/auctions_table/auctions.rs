@@ -136,6 +136,32 @@ impl AuctionStore for DynamoAuctions {
         Ok(found)
     }
 
+    async fn count_unended(&self, tenant_id: &str) -> Result<u32, StoreError> {
+        let mut count = 0_u32;
+        let mut start_key = None;
+        loop {
+            let page = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(BY_TENANT_PHASE_INDEX)
+                .key_condition_expression("#tp = :tp")
+                .expression_attribute_names("#tp", TENANT_PHASE)
+                .expression_attribute_values(":tp", s(tenant_phase(tenant_id, true)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| self.table.error(e))?;
+            count = count.saturating_add(u32::try_from(page.count).unwrap_or(0));
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     async fn cancel(
         &self,
         auction: &Auction,

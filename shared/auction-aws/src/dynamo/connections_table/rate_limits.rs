@@ -38,6 +38,9 @@ fn subject_key(subject: RateSubject<'_>) -> String {
         RateSubject::User { tenant_id, user_id } => {
             format!("RATE#{}", user_key(tenant_id, user_id))
         }
+        RateSubject::Creator { tenant_id, user_id } => {
+            format!("RATE#CREATE#{}", user_key(tenant_id, user_id))
+        }
     }
 }
 
