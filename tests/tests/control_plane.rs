@@ -29,11 +29,18 @@ async fn unsigned_management_calls_are_refused_and_deliver_nothing() {
     let [id] = ids.as_slice() else {
         panic!("one connection: {ids:?}")
     };
-    let url = format!(
-        "{}/@connections/{}",
-        stack.http_url(),
-        id.replace('=', "%3D")
-    );
+    // Ids are base64-like (`/`, `+`, `=`): every other byte is percent-encoded, as callers do.
+    let encoded: String = id
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let url = format!("{}/@connections/{encoded}", stack.http_url());
     let unsigned = http()
         .post(&url)
         .body(r#"{"forged":true}"#)
