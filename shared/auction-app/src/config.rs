@@ -89,6 +89,17 @@ fn required(key: &'static str) -> Result<String, ConfigError> {
     var(key).ok_or(ConfigError::Missing(key))
 }
 
+/// A count that must be at least 1.
+fn positive(key: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match parsed(key, default)? {
+        0 => Err(ConfigError::Invalid {
+            key,
+            reason: "must be positive".into(),
+        }),
+        n => Ok(n),
+    }
+}
+
 fn parsed<T: std::str::FromStr>(key: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
@@ -196,19 +207,12 @@ pub fn join_rate() -> Result<RateLimit, ConfigError> {
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
 pub fn membership_limits() -> Result<MembershipLimits, ConfigError> {
     let defaults = MembershipLimits::default();
-    let max_connections_per_user = parsed(
-        keys::MAX_CONNECTIONS_PER_USER,
-        defaults.max_connections_per_user,
-    )?;
-    if max_connections_per_user == 0 {
-        return Err(ConfigError::Invalid {
-            key: keys::MAX_CONNECTIONS_PER_USER,
-            reason: "must be positive".into(),
-        });
-    }
     Ok(MembershipLimits {
         join_rate: join_rate()?,
-        max_connections_per_user,
+        max_connections_per_user: positive(
+            keys::MAX_CONNECTIONS_PER_USER,
+            defaults.max_connections_per_user,
+        )?,
     })
 }
 
@@ -218,18 +222,11 @@ pub fn membership_limits() -> Result<MembershipLimits, ConfigError> {
 /// [`ConfigError::Invalid`] for a value that is not a positive number.
 pub fn catalog_limits() -> Result<CatalogLimits, ConfigError> {
     let defaults = CatalogLimits::default();
-    let max_live_auctions_per_tenant = parsed(
-        keys::MAX_LIVE_AUCTIONS_PER_TENANT,
-        defaults.max_live_auctions_per_tenant,
-    )?;
-    if max_live_auctions_per_tenant == 0 {
-        return Err(ConfigError::Invalid {
-            key: keys::MAX_LIVE_AUCTIONS_PER_TENANT,
-            reason: "must be positive".into(),
-        });
-    }
     Ok(CatalogLimits {
-        max_live_auctions_per_tenant,
+        max_live_auctions_per_tenant: positive(
+            keys::MAX_LIVE_AUCTIONS_PER_TENANT,
+            defaults.max_live_auctions_per_tenant,
+        )?,
         create_rate: rate_limit_from_env(
             keys::CREATE_RATE_LIMIT,
             keys::CREATE_RATE_WINDOW_SECONDS,
