@@ -113,3 +113,44 @@ fn regex_free_substitute(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// The concurrency every function reserves by default: a `!If [ReserveConcurrency, n, NoValue]`
+/// whose `n` is a number or a parameter's default.
+fn reserved_by_default(template: &Value, function: &Value) -> u64 {
+    let Value::Tagged(choice) = &function["Properties"]["ReservedConcurrentExecutions"] else {
+        panic!("no conditional ReservedConcurrentExecutions")
+    };
+    assert_eq!(choice.tag, "!If");
+    let arms = choice.value.as_sequence().unwrap();
+    assert_eq!(arms[0], "ReserveConcurrency");
+    let reserved = match &arms[1] {
+        Value::Number(n) => n.as_u64().unwrap(),
+        Value::Tagged(reference) if reference.tag == "!Ref" => {
+            let parameter = reference.value.as_str().unwrap();
+            template["Parameters"][parameter]["Default"]
+                .as_u64()
+                .unwrap()
+        }
+        other => panic!("unexpected reservation {other:?}"),
+    };
+    assert!(reserved > 0, "a reservation of 0 throttles the function");
+    reserved
+}
+
+#[test]
+fn every_function_reserves_concurrency_within_the_default_account_limit() {
+    let template = template();
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 9);
+    let total: u64 = functions
+        .iter()
+        .map(|(name, function)| {
+            let reserved = reserved_by_default(&template, function);
+            println!("{name}: {reserved}");
+            reserved
+        })
+        .sum();
+    // Lambda keeps 100 of the account's default 1,000 unreserved.
+    assert!(total <= 900, "{total} reserved of 1,000");
+    assert_eq!(template["Parameters"]["ReservedConcurrency"]["Default"], "true");
+}
