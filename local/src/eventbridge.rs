@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use crate::faults::{Fault, Service};
 use crate::invoke::{Function, Invoker};
 
 /// The local account id in event envelopes.
@@ -40,6 +41,7 @@ pub struct LocalEventBridge {
     invocations: Arc<Semaphore>,
     dead_letters: Mutex<Vec<Value>>,
     stats: Arc<crate::stats::Stats>,
+    faults: Arc<crate::faults::FaultPlan>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +81,7 @@ impl LocalEventBridge {
         bus_name: impl Into<String>,
         invoker: Arc<dyn Invoker>,
         stats: Arc<crate::stats::Stats>,
+        faults: Arc<crate::faults::FaultPlan>,
     ) -> Arc<Self> {
         let mut rules = Quamina::new();
         rules
@@ -91,6 +94,7 @@ impl LocalEventBridge {
             invocations: Arc::new(Semaphore::new(MAX_CONCURRENT_INVOCATIONS)),
             dead_letters: Mutex::new(Vec::new()),
             stats,
+            faults,
         })
     }
 
@@ -247,10 +251,36 @@ pub async fn put_events(
         u64::try_from(request.entries.len()).unwrap_or(0),
         std::sync::atomic::Ordering::Relaxed,
     );
+    let mut first_fails = false;
+    if let Some(injected) = bus.faults.take(Service::Events, "PutEvents") {
+        match injected.fault {
+            Fault::Throttle => {
+                return aws_error(
+                    StatusCode::BAD_REQUEST,
+                    "ThrottlingException",
+                    "Rate exceeded",
+                );
+            }
+            Fault::Timeout => tokio::time::sleep(injected.delay).await,
+            Fault::Partial => first_fails = true,
+            Fault::ServerError | Fault::LostResponse | Fault::Gone => {
+                return aws_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalException",
+                    "Internal failure (injected)",
+                );
+            }
+        }
+    }
     let mut results = Vec::with_capacity(request.entries.len());
     let mut failed = 0;
-    for entry in request.entries {
-        match bus.accept(entry) {
+    for (index, entry) in request.entries.into_iter().enumerate() {
+        let accepted = if first_fails && index == 0 {
+            Err(("InternalFailure", "Internal failure (injected)".to_owned()))
+        } else {
+            bus.accept(entry)
+        };
+        match accepted {
             Ok((id, envelope)) => {
                 if let Some(envelope) = envelope {
                     bus.route(envelope);

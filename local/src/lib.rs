@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod eventbridge;
+pub mod faults;
 pub mod fixtures;
 pub mod gateway;
 pub mod guard;
@@ -163,6 +164,8 @@ pub struct Running {
     pub gateway: Arc<gateway::Gateway>,
     /// The local event bus.
     pub bus: Arc<eventbridge::LocalEventBridge>,
+    /// The injected faults ([`faults`]; also `/_local/faults`).
+    pub faults: Arc<faults::FaultPlan>,
     /// The environment a function run outside this process (`cargo lambda watch`) needs to
     /// use this stack: `KEY=VALUE` lines, also served at `GET /_local/function-env`.
     pub function_env: String,
@@ -352,11 +355,19 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         }
     };
     let stats = Arc::new(stats::Stats::default());
+    let faults = Arc::new(faults::FaultPlan::default());
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
         dynamo
             .config()
             .to_builder()
             .interceptor(stats::CountDynamoRequests(Arc::clone(&stats)))
+            .http_client(faults::FaultyHttpClient::new(
+                dynamo
+                    .config()
+                    .http_client()
+                    .unwrap_or_else(infra::http_client),
+                Arc::clone(&faults),
+            ))
             .build(),
     );
     CONNECTIONS.create(&dynamo, CONNECTIONS_TABLE).await?;
@@ -415,9 +426,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         config.limits,
         addr.to_string(),
         Arc::clone(&stats),
+        Arc::clone(&faults),
     );
-    let bus =
-        eventbridge::LocalEventBridge::new(EVENT_BUS, Arc::clone(&invoker), Arc::clone(&stats));
+    let bus = eventbridge::LocalEventBridge::new(
+        EVENT_BUS,
+        Arc::clone(&invoker),
+        Arc::clone(&stats),
+        Arc::clone(&faults),
+    );
     let http_api = http_api::HttpApi {
         invoker: Arc::clone(&invoker),
         domain_name: addr.to_string(),
@@ -448,6 +464,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .merge(stats_routes)
         .merge(metrics_routes)
         .merge(env_routes)
+        .merge(faults::routes(Arc::clone(&faults)))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(guard::allowed_hosts(addr)),
             guard::host_and_caller,
@@ -486,6 +503,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         adapters,
         gateway,
         bus,
+        faults,
         demo_auctions,
         function_env,
         _engine: engine,

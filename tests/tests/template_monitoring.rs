@@ -152,5 +152,8 @@ fn every_function_reserves_concurrency_within_the_default_account_limit() {
         .sum();
     // Lambda keeps 100 of the account's default 1,000 unreserved.
     assert!(total <= 900, "{total} reserved of 1,000");
-    assert_eq!(template["Parameters"]["ReservedConcurrency"]["Default"], "true");
+    assert_eq!(
+        template["Parameters"]["ReservedConcurrency"]["Default"],
+        "true"
+    );
 }

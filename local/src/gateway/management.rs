@@ -26,6 +26,30 @@ fn gone() -> Response {
     response
 }
 
+/// The answer of an injected fault ([`crate::faults`]), or `None` to serve the call (after an
+/// injected timeout's delay).
+async fn injected(gateway: &Gateway, operation: &str) -> Option<Response> {
+    use crate::faults::{Fault, Service};
+    let injected = gateway.faults.take(Service::Management, operation)?;
+    let (status, kind) = match injected.fault {
+        Fault::Throttle => (StatusCode::TOO_MANY_REQUESTS, "LimitExceededException"),
+        Fault::Gone => return Some(gone()),
+        Fault::Timeout => {
+            tokio::time::sleep(injected.delay).await;
+            return None;
+        }
+        Fault::ServerError | Fault::LostResponse | Fault::Partial => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerErrorException",
+        ),
+    };
+    let mut response = (status, axum::Json(json!({"message": "injected fault"}))).into_response();
+    response
+        .headers_mut()
+        .insert("x-amzn-ErrorType", HeaderValue::from_static(kind));
+    Some(response)
+}
+
 fn find(gateway: &Gateway, id: &str) -> Option<Arc<Live>> {
     gateway.live.read().ok().and_then(|l| l.get(id).cloned())
 }
@@ -39,6 +63,9 @@ pub(super) async fn post_to_connection(
         .stats
         .post_to_connection
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(response) = injected(&gateway, "PostToConnection").await {
+        return response;
+    }
     if body.len() > MAX_MESSAGE_BYTES {
         let mut response = (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -92,6 +119,9 @@ pub(super) async fn get_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Some(response) = injected(&gateway, "GetConnection").await {
+        return response;
+    }
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };
@@ -107,6 +137,9 @@ pub(super) async fn delete_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Some(response) = injected(&gateway, "DeleteConnection").await {
+        return response;
+    }
     let Some(live) = find(&gateway, &id) else {
         return gone();
     };

@@ -109,6 +109,8 @@ pub struct Gateway {
     limits: Limits,
     domain_name: String,
     stats: Arc<crate::stats::Stats>,
+    /// Injected Management API faults ([`crate::faults`]).
+    faults: Arc<crate::faults::FaultPlan>,
     /// A simulated WebSocket outage (see the module docs).
     outage: AtomicBool,
 }
@@ -166,12 +168,13 @@ fn headers_json(headers: &HeaderMap) -> (Value, Value) {
 
 impl Gateway {
     /// A gateway invoking functions through `invoker`, reachable at `domain_name` (host:port),
-    /// counting `PostToConnection` calls in `stats`.
+    /// counting `PostToConnection` calls in `stats`, failing Management API calls by `faults`.
     pub fn new(
         invoker: Arc<dyn Invoker>,
         limits: Limits,
         domain_name: String,
         stats: Arc<crate::stats::Stats>,
+        faults: Arc<crate::faults::FaultPlan>,
     ) -> Arc<Self> {
         Arc::new(Self {
             invoker,
@@ -179,6 +182,7 @@ impl Gateway {
             limits,
             domain_name,
             stats,
+            faults,
             outage: AtomicBool::new(false),
         })
     }

@@ -241,32 +241,50 @@ async fn deliver(
 ) {
     let connection_id = connection_id.as_str();
     counters.recipients.fetch_add(1, Ordering::Relaxed);
+    match post_with_retries(pusher, connection_id, payload, None).await {
+        Ok(()) => {
+            counters.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(PushError::Gone) => {
+            counters.gone.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = connections.remove(connection_id).await {
+                tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
+            }
+        }
+        Err(e) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(connection_id, error = ?e, "post failed");
+        }
+    }
+}
+
+/// One post, and up to [`MAX_RETRIES`] retries of a throttled, failed or timed-out attempt with
+/// jittered backoff; no retry starts after `retry_until`. A timed-out attempt may have been
+/// delivered, so a retry can repeat a frame: every frame is safe to receive twice
+/// (docs/protocol.md).
+///
+/// # Errors
+/// The last attempt's [`PushError`].
+pub(crate) async fn post_with_retries(
+    pusher: &dyn Pusher,
+    connection_id: &str,
+    payload: &str,
+    retry_until: Option<tokio::time::Instant>,
+) -> Result<(), PushError> {
     let mut attempt = 0;
     loop {
         match pusher.post(connection_id, payload).await {
-            Ok(()) => {
-                counters.delivered.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            Err(PushError::Gone) => {
-                counters.gone.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = connections.remove(connection_id).await {
-                    tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
-                }
-                return;
-            }
-            Err(PushError::Retryable(e)) if attempt < MAX_RETRIES => {
+            Err(PushError::Retryable(e))
+                if attempt < MAX_RETRIES
+                    && retry_until.is_none_or(|until| tokio::time::Instant::now() < until) =>
+            {
                 attempt += 1;
                 let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
                 let backoff = Duration::from_millis(25 * (1 << attempt) + jitter);
                 tracing::debug!(connection_id, attempt, error = ?e, "post retried");
                 tokio::time::sleep(backoff).await;
             }
-            Err(e) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(connection_id, error = ?e, "post failed");
-                return;
-            }
+            outcome => return outcome,
         }
     }
 }

@@ -24,6 +24,9 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::Value;
 
+/// How long after a reply's first attempt a retry may still start (see `reply`).
+const REPLY_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// What the route handlers need, built once per process ([`crate::compose::Adapters::ws`]).
 #[derive(Clone)]
 pub struct WsDeps {
@@ -302,10 +305,18 @@ fn auction_id_of(body: Option<&serde_json::Map<String, Value>>) -> Result<Auctio
 
 /// Posts `frame` to the caller; a caller that is already gone is not an error.
 async fn reply(deps: &WsDeps, connection_id: &str, frame: &Frame) -> Result<(), HandlerError> {
-    match deps
-        .pusher
-        .post(connection_id, &frame.encode(deps.clock.now()))
-        .await
+    // A reconnect storm can hold a post past its timeout: retried, a reply is late rather than
+    // an `InternalError` after the work was done. Retries start within REPLY_RETRY_WINDOW so
+    // that two timed-out attempts still end inside the routes' 15 s timeout (template.yaml).
+    let retry_until = tokio::time::Instant::now() + REPLY_RETRY_WINDOW;
+    let payload = frame.encode(deps.clock.now());
+    match crate::fanout::post_with_retries(
+        &*deps.pusher,
+        connection_id,
+        &payload,
+        Some(retry_until),
+    )
+    .await
     {
         Ok(()) => {
             metrics::counter!(telemetry::MESSAGES_SENT, "Frame" => "Reply").increment(1);
