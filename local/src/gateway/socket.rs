@@ -9,7 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::{Gateway, Live, close, ending, new_connection_id};
 use auction_app::ws::Route;
@@ -39,16 +39,24 @@ pub(super) async fn serve(
     // Ending is final, so one registration serves the connection's life.
     let ended = live.ended.notified();
     tokio::pin!(ended);
+    // One laptop runs every function and one engine: a socket may have only so many messages in
+    // its functions at once, and is not read meanwhile, so a flooder slows itself, not the others
+    // (docs/local.md). API Gateway has no such bound; Lambda concurrency and route throttling
+    // bound a flooder there (docs/security.md).
+    let in_flight = Arc::new(Semaphore::new(MAX_MESSAGES_IN_FLIGHT));
     // Why it ended, and how the socket's closing handshake goes.
     let (code, reason, handshake): (u16, &str, Handshake) = loop {
         tokio::select! {
-            frame = stream.next() => match frame {
+            (permit, frame) = next_with_permit(&mut stream, &in_flight) => match frame {
                 Some(Ok(Message::Text(text))) => {
                     live.touch();
                     let gateway = Arc::clone(&gateway);
                     let event = message_event(&gateway, &connection_id, &live, &authorizer, text.as_str());
                     let route = event.0;
-                    tokio::spawn(async move { gateway.invoke_route(Function::Route(Route::for_key(route)), event.1).await });
+                    tokio::spawn(async move {
+                        gateway.invoke_route(Function::Route(Route::for_key(route)), event.1).await;
+                        drop(permit);
+                    });
                 }
                 Some(Ok(Message::Binary(_))) => break (close::UNSUPPORTED_DATA, "Binary frames are not supported", Handshake::Send),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => live.touch(),
@@ -102,6 +110,21 @@ pub(super) async fn serve(
     drop(sink);
     drop(stream);
     finish(&gateway, &connection_id, &live, &authorizer, code, reason).await;
+}
+
+/// Messages of one socket being handled by their functions at once.
+const MAX_MESSAGES_IN_FLIGHT: usize = 4;
+
+/// The next frame, read once a message slot is free (the slot goes with the frame).
+async fn next_with_permit(
+    stream: &mut SplitStream<WebSocket>,
+    in_flight: &Arc<Semaphore>,
+) -> (
+    Option<OwnedSemaphorePermit>,
+    Option<Result<Message, axum::Error>>,
+) {
+    let permit = Arc::clone(in_flight).acquire_owned().await.ok();
+    (permit, stream.next().await)
 }
 
 /// How a connection's closing handshake goes.

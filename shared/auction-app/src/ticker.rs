@@ -313,26 +313,25 @@ impl TickerDeps {
         live: &[Auction],
         now: EpochMillis,
     ) -> std::collections::HashSet<String> {
-        let mut due: Vec<(Option<i64>, &str, u64)> =
-            live.iter()
-                .filter(|a| a.phase_at(now) == Phase::Active)
-                .filter_map(|a| {
-                    let push = state
-                        .auctions
-                        .get(a.id.as_str())
-                        .cloned()
-                        .unwrap_or_default();
-                    let price = a.current_price(now).minor_units();
-                    price_push_due(&push, price, now, self.config.price_update_interval, false)
-                        .then(|| {
-                            (
-                                push.price_at,
-                                a.id.as_str(),
-                                push.viewers.unwrap_or(0).max(1),
-                            )
-                        })
+        let mut due: Vec<(Option<i64>, &str, u64)> = live
+            .iter()
+            .filter(|a| a.phase_at(now) == Phase::Active)
+            .filter_map(|a| {
+                let push = state
+                    .auctions
+                    .get(a.id.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                let price = a.current_price(now).minor_units();
+                price_push_due(&push, price, now, self.price_interval(), false).then(|| {
+                    (
+                        push.price_at,
+                        a.id.as_str(),
+                        push.viewers.unwrap_or(0).max(1),
+                    )
                 })
-                .collect();
+            })
+            .collect();
         due.sort();
         let budget = i64::from(self.config.post_budget_per_second);
         let seconds = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) / 1000;
@@ -380,7 +379,7 @@ impl TickerDeps {
                         &push,
                         price.minor_units(),
                         now,
-                        self.config.price_update_interval,
+                        self.price_interval(),
                         false,
                     )
                 {
@@ -392,13 +391,7 @@ impl TickerDeps {
                 // The last change before the end is never swallowed by the throttle.
                 let final_price = auction.current_price(now).minor_units();
                 if ending.reason == EndReason::FloorReached
-                    && price_push_due(
-                        &push,
-                        final_price,
-                        now,
-                        self.config.price_update_interval,
-                        true,
-                    )
+                    && price_push_due(&push, final_price, now, self.price_interval(), true)
                 {
                     outcome.price_pushed = self.push_price(auction, now, &mut push).await;
                 }
@@ -406,6 +399,18 @@ impl TickerDeps {
             }
         }
         (push, outcome)
+    }
+
+    /// The spacing a throttle demands between two pushes, measured from tick to tick: the clock
+    /// is read when a tick starts, so a tick that started late must not make the next one, on
+    /// time, look early (under load that skipped every other push of a 1 s interval).
+    fn on_the_tick(&self, interval: Duration) -> Duration {
+        interval.saturating_sub(self.config.tick / 2)
+    }
+
+    /// [`Self::on_the_tick`] of the price interval.
+    fn price_interval(&self) -> Duration {
+        self.on_the_tick(self.config.price_update_interval)
     }
 
     async fn push_price(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) -> bool {
@@ -446,8 +451,8 @@ impl TickerDeps {
         now: EpochMillis,
         push: &mut PushState,
     ) -> bool {
-        let interval_ms =
-            i64::try_from(self.config.viewer_count_interval.as_millis()).unwrap_or(i64::MAX);
+        let interval = self.on_the_tick(self.config.viewer_count_interval);
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         if push
             .viewers_read_at
             .is_some_and(|at| now.0 - at < interval_ms)
