@@ -101,6 +101,44 @@ proptest! {
     }
 }
 
+/// Tokens: a valid development token verifies; any change to it, and any other text, is
+/// refused as `Invalid`, never a panic, never another user or tenant.
+#[test]
+fn only_the_token_as_signed_verifies() {
+    use auction_aws::jwt::{AuthConfig, AuthError, TokenVerifier};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let verifier = TokenVerifier::new(AuthConfig::local_development());
+    let valid = token("alice", "acme", &["seller"]);
+    let identity = runtime.block_on(verifier.verify(&valid)).unwrap();
+    assert_eq!(identity.user_id.as_deref(), Some("alice"));
+    let mut runner = TestRunner::new(Config::with_cases(2_000));
+    let edits = (0..valid.len(), any::<u8>(), prop::bool::ANY, ".{0,300}");
+    runner
+        .run(&edits, |(at, byte, replace, other)| {
+            let mut edited = valid.clone().into_bytes();
+            if replace {
+                edited[at] = byte;
+            } else {
+                edited.insert(at, byte);
+            }
+            for candidate in [String::from_utf8_lossy(&edited).into_owned(), other] {
+                if candidate == valid {
+                    continue;
+                }
+                match runtime.block_on(verifier.verify(&candidate)) {
+                    Err(AuthError::Invalid(_)) => {}
+                    // Base64url decoders ignore some trailing bits: such a twin is the same token.
+                    Ok(twin) => prop_assert_eq!(&twin, &identity, "{}", candidate),
+                    Err(other) => prop_assert!(false, "{candidate:?}: {other:?}"),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// Bodies and paths a client may send to the HTTP API: never a 5xx, always a documented status,
 /// every error a problem document, and no bid but a well-formed one takes an item.
 #[test]

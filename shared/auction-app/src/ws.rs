@@ -285,22 +285,7 @@ pub async fn disconnect(
 
 /// The frame's JSON object, if it is one.
 fn body_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_str::<Value>(event.body.as_deref()?) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-/// The auction id of a Join/Leave frame, or what is wrong with it.
-fn auction_id_of(body: Option<&serde_json::Map<String, Value>>) -> Result<AuctionId, &'static str> {
-    let Some(body) = body else {
-        return Err("the message must be a JSON object");
-    };
-    match body.get("auctionId") {
-        None | Some(Value::Null) => Err("auctionId is required"),
-        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
-        Some(_) => Err("auctionId must be a UUID string"),
-    }
+    auction_core::frames::message_object(event.body.as_deref()?)
 }
 
 /// Posts `frame` to the caller; a caller that is already gone is not an error.
@@ -406,7 +391,7 @@ pub async fn join_auction(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let auction_id = auction_id_of(body_of(&event).as_ref());
+    let auction_id = auction_core::frames::auction_id_of(body_of(&event).as_ref());
     let named = auction_id.as_ref().ok().cloned();
     guarded(deps, id, "JoinAuction", async {
         match deps.membership.join(id, auction_id).await {
@@ -430,7 +415,7 @@ pub async fn leave_auction(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, HandlerError> {
     let id = connection_id(&event)?;
-    let auction_id = auction_id_of(body_of(&event).as_ref());
+    let auction_id = auction_core::frames::auction_id_of(body_of(&event).as_ref());
     let named = auction_id.as_ref().ok().cloned();
     guarded(deps, id, "LeaveAuction", async {
         match deps.membership.leave(id, auction_id).await {

@@ -3,6 +3,7 @@
 //! string name anywhere else.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::domain::money::MajorUnits;
 use crate::domain::{AuctionId, AuctionSnapshot, EndReason, EpochMillis};
@@ -213,5 +214,30 @@ mod tests {
                 ["activeViewers"],
             3
         );
+    }
+}
+
+/// A client's message as the routes read it: a JSON object, or `None` for anything else.
+#[must_use]
+pub fn message_object(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// The auction a `JoinAuction`/`LeaveAuction` message names, or what is wrong with it (the
+/// `Error` frame's message).
+///
+/// # Errors
+/// The reason, for a message that is not an object or has no canonical `auctionId`.
+pub fn auction_id_of(body: Option<&Map<String, Value>>) -> Result<AuctionId, &'static str> {
+    let Some(body) = body else {
+        return Err("the message must be a JSON object");
+    };
+    match body.get("auctionId") {
+        None | Some(Value::Null) => Err("auctionId is required"),
+        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
+        Some(_) => Err("auctionId must be a UUID string"),
     }
 }
