@@ -179,6 +179,31 @@ impl Frame {
     }
 }
 
+/// A client's message as the routes read it: a JSON object, or `None` for anything else.
+#[must_use]
+pub fn message_object(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// The auction a `JoinAuction`/`LeaveAuction` message names, or what is wrong with it (the
+/// `Error` frame's message).
+///
+/// # Errors
+/// The reason, for a message that is not an object or has no canonical `auctionId`.
+pub fn auction_id_of(body: Option<&Map<String, Value>>) -> Result<AuctionId, &'static str> {
+    let Some(body) = body else {
+        return Err("the message must be a JSON object");
+    };
+    match body.get("auctionId") {
+        None | Some(Value::Null) => Err("auctionId is required"),
+        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
+        Some(_) => Err("auctionId must be a UUID string"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,30 +239,5 @@ mod tests {
                 ["activeViewers"],
             3
         );
-    }
-}
-
-/// A client's message as the routes read it: a JSON object, or `None` for anything else.
-#[must_use]
-pub fn message_object(text: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-/// The auction a `JoinAuction`/`LeaveAuction` message names, or what is wrong with it (the
-/// `Error` frame's message).
-///
-/// # Errors
-/// The reason, for a message that is not an object or has no canonical `auctionId`.
-pub fn auction_id_of(body: Option<&Map<String, Value>>) -> Result<AuctionId, &'static str> {
-    let Some(body) = body else {
-        return Err("the message must be a JSON object");
-    };
-    match body.get("auctionId") {
-        None | Some(Value::Null) => Err("auctionId is required"),
-        Some(Value::String(id)) => AuctionId::parse(id).map_err(|_| "auctionId must be a UUID"),
-        Some(_) => Err("auctionId must be a UUID string"),
     }
 }
