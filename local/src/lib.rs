@@ -77,6 +77,8 @@ pub struct LocalConfig {
     pub catalog: CatalogLimits,
     /// Membership shards per auction.
     pub membership_shards: u32,
+    /// Partitions of the live-auctions index.
+    pub live_index_shards: u32,
     /// Seconds between `PriceUpdated` pushes per auction (docs/protocol.md section 4).
     pub price_update_interval_seconds: u32,
     /// Seconds between `ViewerCountUpdated` pushes per auction.
@@ -109,6 +111,7 @@ impl Default for LocalConfig {
             max_connections_per_user: MembershipLimits::default().max_connections_per_user,
             catalog: CatalogLimits::default(),
             membership_shards: 1,
+            live_index_shards: 4,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
             bid_rate: RateLimit::BID_DEFAULT,
@@ -254,6 +257,10 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             keys::MEMBERSHIP_SHARDS,
             config.membership_shards.to_string(),
         ),
+        (
+            keys::LIVE_INDEX_SHARDS,
+            config.live_index_shards.to_string(),
+        ),
         (keys::JWT_SECRET, secret),
         (keys::JWT_TENANT_CLAIM, config.auth.tenant_claim.clone()),
         (keys::JWT_ROLES_CLAIM, config.auth.roles_claim.clone()),
@@ -389,6 +396,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         connections: CONNECTIONS_TABLE.to_owned(),
         auctions: AUCTIONS_TABLE.to_owned(),
         membership_shards: config.membership_shards,
+        live_index_shards: config.live_index_shards,
     };
     let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock));
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));

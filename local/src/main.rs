@@ -48,6 +48,9 @@ struct Cli {
     /// Membership shards per auction.
     #[arg(long, env = "AUCTION_LOCAL_MEMBERSHIP_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     membership_shards: u32,
+    /// Partitions of the live-auctions index (the price ticker reads them all).
+    #[arg(long, env = "AUCTION_LOCAL_LIVE_INDEX_SHARDS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    live_index_shards: u32,
     /// Seconds between `PriceUpdated` pushes per auction (read by the price ticker).
     #[arg(long, env = "AUCTION_LOCAL_PRICE_UPDATE_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     price_update_interval: u32,
@@ -158,6 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: cli.data_dir,
         demo: !cli.no_demo,
         membership_shards: cli.membership_shards,
+        live_index_shards: cli.live_index_shards,
         price_update_interval_seconds: cli.price_update_interval,
         viewer_count_interval_seconds: cli.viewer_count_interval,
         fanout_concurrency: cli.fanout_concurrency,

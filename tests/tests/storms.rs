@@ -153,3 +153,36 @@ async fn a_flooder_that_never_reads_slows_no_one_else() {
     }
     assert!(pongs <= 20, "{pongs} Pongs for {sent} Pings");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_with_hundreds_of_auctions_does_not_silence_another() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let stack = start_with(LocalConfig {
+        price_update_interval_seconds: 1,
+        ..LocalConfig::default()
+    })
+    .await;
+    // More live auctions than the ticker once kept (500), all starting before the victim's.
+    let start = tests::now().plus_seconds(-60);
+    futures::stream::iter(0..600)
+        .map(|_| tests::create_auction_at(&stack, "evil", 1, start))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let victim = create_auction(&stack, "victim", 1).await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "victim", &[]))).await;
+    viewer.join_and_state(victim.id.as_str()).await;
+    // Once a tick went past the first 500, the victim's price is pushed every tick that can.
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(20);
+    let mut updates = 0;
+    while updates < 2 {
+        let frame = viewer
+            .next_any_within(deadline.saturating_duration_since(Instant::now()))
+            .await
+            .unwrap_or_else(|| panic!("{updates} PriceUpdated in 20 s"));
+        if frame["type"] == "PriceUpdated" {
+            updates += 1;
+        }
+    }
+}

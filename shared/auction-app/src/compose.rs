@@ -39,6 +39,8 @@ pub struct Tables {
     pub auctions: String,
     /// Membership shards per auction (fixed while connections exist).
     pub membership_shards: u32,
+    /// Partitions of the live-auctions index (may grow while auctions are live, never shrink).
+    pub live_index_shards: u32,
 }
 
 /// Every adapter of the ports, built once per process.
@@ -84,7 +86,10 @@ impl Adapters {
             tables.membership_shards,
         );
         Self {
-            auctions: Arc::new(DynamoAuctions::new(dynamo.clone(), &tables.auctions)),
+            auctions: Arc::new(
+                DynamoAuctions::new(dynamo.clone(), &tables.auctions)
+                    .with_live_shards(tables.live_index_shards),
+            ),
             bids: Arc::new(DynamoBids::new(dynamo.clone(), &tables.auctions)),
             outbox: Arc::new(DynamoOutbox::new(dynamo.clone(), &tables.auctions)),
             lease: Arc::new(DynamoTickerLease::new(dynamo.clone(), &tables.auctions)),

@@ -16,6 +16,8 @@ pub mod keys {
     pub const AUCTIONS_TABLE: &str = "AUCTIONS_TABLE";
     /// Membership shards per auction (default 1).
     pub const MEMBERSHIP_SHARDS: &str = "MEMBERSHIP_SHARDS";
+    /// Partitions of the live-auctions index (default 1).
+    pub const LIVE_INDEX_SHARDS: &str = "LIVE_INDEX_SHARDS";
     /// HS256 secret (local development). Exactly one of this and `JWKS_URL`.
     pub const JWT_SECRET: &str = "JWT_SECRET";
     /// JWKS URL for RS256/ES256 tokens (the cloud).
@@ -116,19 +118,30 @@ where
 /// Reads the tables and their sharding.
 ///
 /// # Errors
-/// [`ConfigError`] when a table name is missing or the shard count is not 1–100.
+/// [`ConfigError`] when a table name is missing or a shard count is not 1–100.
 pub fn tables() -> Result<crate::compose::Tables, ConfigError> {
-    let membership_shards = parsed(keys::MEMBERSHIP_SHARDS, 1_u32)?;
-    if !(1..=auction_aws::dynamo::MAX_MEMBERSHIP_SHARDS).contains(&membership_shards) {
-        return Err(ConfigError::Invalid {
-            key: keys::MEMBERSHIP_SHARDS,
-            reason: "must be from 1 to 100".into(),
-        });
-    }
+    let shards = |key: &'static str, max: u32| -> Result<u32, ConfigError> {
+        let count = parsed(key, 1_u32)?;
+        if (1..=max).contains(&count) {
+            Ok(count)
+        } else {
+            Err(ConfigError::Invalid {
+                key,
+                reason: format!("must be from 1 to {max}"),
+            })
+        }
+    };
     Ok(crate::compose::Tables {
         connections: required(keys::CONNECTIONS_TABLE)?,
         auctions: required(keys::AUCTIONS_TABLE)?,
-        membership_shards,
+        membership_shards: shards(
+            keys::MEMBERSHIP_SHARDS,
+            auction_aws::dynamo::MAX_MEMBERSHIP_SHARDS,
+        )?,
+        live_index_shards: shards(
+            keys::LIVE_INDEX_SHARDS,
+            auction_aws::dynamo::MAX_LIVE_INDEX_SHARDS,
+        )?,
     })
 }
 

@@ -181,6 +181,47 @@ pub fn grant_pushes(tokens: &mut i64, refill: i64, capacity: i64, costs: &[u64])
         .collect()
 }
 
+/// A price push waiting for budget: its auction's tenant, when the auction was last pushed, the
+/// auction, and what the push costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuePush<'a> {
+    /// The auction's tenant.
+    pub tenant: &'a str,
+    /// When its price was last pushed (`None`: never, which comes first).
+    pub pushed_at: Option<i64>,
+    /// The auction.
+    pub auction_id: &'a str,
+    /// Posts the push costs (its group's size).
+    pub cost: u64,
+}
+
+/// The order in which due pushes get budget: tenants take turns, each turn giving every tenant
+/// its longest-waiting push, so one tenant's many auctions cannot starve another tenant's; within
+/// a turn the longest-waiting push goes first.
+#[must_use]
+pub fn tenant_round_robin<'a>(mut due: Vec<DuePush<'a>>) -> Vec<DuePush<'a>> {
+    fn waiting<'a>(d: &DuePush<'a>) -> (Option<i64>, &'a str) {
+        (d.pushed_at, d.auction_id)
+    }
+    due.sort_by(|a, b| (a.tenant, waiting(a)).cmp(&(b.tenant, waiting(b))));
+    let mut turn = 0_usize;
+    let mut tenant = None;
+    let mut turns: Vec<(usize, DuePush<'a>)> = due
+        .into_iter()
+        .map(|d| {
+            if tenant == Some(d.tenant) {
+                turn += 1;
+            } else {
+                tenant = Some(d.tenant);
+                turn = 0;
+            }
+            (turn, d)
+        })
+        .collect();
+    turns.sort_by(|(ta, a), (tb, b)| (ta, waiting(a)).cmp(&(tb, waiting(b))));
+    turns.into_iter().map(|(_, d)| d).collect()
+}
+
 impl TickerDeps {
     /// One run: take the lease, tick until `deadline` (or `run_for`), hand the state over.
     ///
@@ -306,14 +347,14 @@ impl TickerDeps {
         Ok(())
     }
 
-    /// The auctions whose due price push waits for budget this tick, oldest push served first.
+    /// The auctions whose due price push waits for budget this tick ([`tenant_round_robin`]).
     fn budget_price_pushes(
         &self,
         state: &mut TickerState,
         live: &[Auction],
         now: EpochMillis,
     ) -> std::collections::HashSet<String> {
-        let mut due: Vec<(Option<i64>, &str, u64)> = live
+        let due: Vec<DuePush<'_>> = live
             .iter()
             .filter(|a| a.phase_at(now) == Phase::Active)
             .filter_map(|a| {
@@ -323,26 +364,25 @@ impl TickerDeps {
                     .cloned()
                     .unwrap_or_default();
                 let price = a.current_price(now).minor_units();
-                price_push_due(&push, price, now, self.price_interval(), false).then(|| {
-                    (
-                        push.price_at,
-                        a.id.as_str(),
-                        push.viewers.unwrap_or(0).max(1),
-                    )
+                price_push_due(&push, price, now, self.price_interval(), false).then(|| DuePush {
+                    tenant: &a.tenant_id,
+                    pushed_at: push.price_at,
+                    auction_id: a.id.as_str(),
+                    cost: push.viewers.unwrap_or(0).max(1),
                 })
             })
             .collect();
-        due.sort();
+        let due = tenant_round_robin(due);
         let budget = i64::from(self.config.post_budget_per_second);
         let seconds = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) / 1000;
         let refill = budget * seconds(self.config.tick).max(1);
         let capacity = budget * seconds(self.config.price_update_interval).max(1);
-        let costs: Vec<u64> = due.iter().map(|(_, _, cost)| *cost).collect();
+        let costs: Vec<u64> = due.iter().map(|d| d.cost).collect();
         let granted = grant_pushes(&mut state.post_tokens, refill, capacity, &costs);
         due.iter()
             .zip(granted)
             .filter(|(_, granted)| !granted)
-            .map(|((_, id, _), _)| (*id).to_owned())
+            .map(|(d, _)| d.auction_id.to_owned())
             .collect()
     }
 
@@ -536,6 +576,34 @@ mod tests {
     use super::*;
 
     const FIVE: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn tenants_take_turns_for_the_post_budget() {
+        let push = |tenant, pushed_at, auction_id| DuePush {
+            tenant,
+            pushed_at,
+            auction_id,
+            cost: 1,
+        };
+        // A tenant with many long-waiting auctions, and two with one each.
+        let due = vec![
+            push("evil", Some(1), "e1"),
+            push("evil", None, "e0"),
+            push("evil", Some(2), "e2"),
+            push("evil", Some(3), "e3"),
+            push("victim", Some(9), "v"),
+            push("other", Some(5), "o"),
+        ];
+        let order: Vec<&str> = tenant_round_robin(due)
+            .iter()
+            .map(|d| d.auction_id)
+            .collect();
+        assert_eq!(order, ["e0", "o", "v", "e1", "e2", "e3"]);
+        // With budget for three pushes, every tenant gets one.
+        let mut tokens = 0;
+        let granted = grant_pushes(&mut tokens, 3, 3, &[1; 6]);
+        assert_eq!(granted, [true, true, true, false, false, false]);
+    }
 
     #[test]
     fn a_price_is_pushed_once_per_interval_and_only_on_change() {

@@ -767,3 +767,95 @@ async fn throttling_is_reported_as_such_after_the_sdk_retries() {
     ));
     assert!(StoreError::Throttled.is_retryable());
 }
+
+/// How many auctions each live-index partition holds.
+async fn live_partition_sizes(client: &aws_sdk_dynamodb::Client, partitions: u32) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for shard in 0..partitions {
+        let page = client
+            .query()
+            .table_name("auctions")
+            .index_name(infra::tables::BY_LIVE_INDEX)
+            .key_condition_expression("liveKey = :k")
+            .expression_attribute_values(
+                ":k",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("LIVE#{shard}")),
+            )
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .unwrap();
+        sizes.push(usize::try_from(page.count()).unwrap());
+    }
+    sizes
+}
+
+#[tokio::test]
+async fn every_live_auction_is_listed_from_every_index_shard_however_many() {
+    let stack = stack().await;
+    let sharded = DynamoAuctions::new(stack.client.clone(), "auctions").with_live_shards(8);
+    // A row from before the index was sharded (`liveKey` = `LIVE`) is still listed.
+    let legacy = new_auction("old", 1, now());
+    stack.auctions.create(&legacy).await.unwrap();
+    stack
+        .client
+        .update_item()
+        .table_name("auctions")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("AUCTION#{}", legacy.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("AUCTION".into()),
+        )
+        .update_expression("SET liveKey = :legacy")
+        .expression_attribute_values(
+            ":legacy",
+            aws_sdk_dynamodb::types::AttributeValue::S("LIVE".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // More than the 500 the ticker used to keep, of three tenants; one of them ended.
+    let created: Vec<Auction> = futures::stream::iter(0..1_200)
+        .map(|i| {
+            let sharded = &sharded;
+            async move {
+                let auction = new_auction(["a", "b", "c"][i % 3], 1, now());
+                sharded.create(&auction).await.unwrap();
+                auction
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let ended = &created[7];
+    let ending = Ending {
+        reason: EndReason::FloorReached,
+        at: now(),
+    };
+    assert!(sharded.record_end(ended, ending).await.unwrap());
+
+    let sizes = live_partition_sizes(&stack.client, 8).await;
+    assert!(sizes.iter().all(|s| (100..200).contains(s)), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 1_199);
+
+    let expected: HashSet<String> = created
+        .iter()
+        .filter(|a| a.id != ended.id)
+        .chain(std::iter::once(&legacy))
+        .map(|a| a.id.to_string())
+        .collect();
+    // The count may grow while auctions are live: a reader of 16 partitions finds all of them.
+    for reader in [&sharded, &sharded.clone().with_live_shards(16)] {
+        let live = reader.live().await.unwrap();
+        let ids: Vec<String> = live.iter().map(|a| a.id.to_string()).collect();
+        assert_eq!(ids.len(), expected.len(), "each exactly once");
+        assert_eq!(ids.iter().cloned().collect::<HashSet<_>>(), expected);
+        assert!(
+            live.windows(2)
+                .all(|w| w[0].schedule.starts_at() <= w[1].schedule.starts_at())
+        );
+    }
+}

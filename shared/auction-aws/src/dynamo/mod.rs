@@ -19,6 +19,9 @@ pub use errors::classify;
 /// `BatchGetItem`, which takes at most 100 keys.
 pub const MAX_MEMBERSHIP_SHARDS: u32 = 100;
 
+/// The most partitions of the live-auctions index: the ticker reads them all every second.
+pub const MAX_LIVE_INDEX_SHARDS: u32 = 100;
+
 /// The shard a connection's membership rows go to: FNV-1a of the connection id, so every writer
 /// and reader agrees without coordination, and a flash crowd spreads evenly over the shards.
 #[must_use]

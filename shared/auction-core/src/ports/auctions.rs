@@ -92,8 +92,8 @@ pub trait AuctionStore: Send + Sync {
     async fn record_end(&self, auction: &Auction, ending: Ending) -> Result<bool, StoreError>;
 
     /// Every tenant's auctions without a recorded end (scheduled, active, or past their end by
-    /// the clock and not yet recorded), oldest start first: the price ticker's work list. Bounded
-    /// like [`AuctionStore::list`].
+    /// the clock and not yet recorded), oldest start first: the price ticker's work list. All of
+    /// them, however many: an auction left out would never be pushed nor ended.
     ///
     /// # Errors
     /// [`StoreError`].

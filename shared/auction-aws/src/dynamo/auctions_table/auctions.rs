@@ -7,7 +7,7 @@ use infra::tables::{
     BY_LIVE_INDEX, BY_TENANT_PHASE_INDEX, LIVE_KEY, PK, STARTS_AT_MS, TENANT_PHASE,
 };
 
-use super::codec::{LIVE, auction_from, auction_item, auction_key, tenant_phase};
+use super::codec::{LEGACY_LIVE, auction_from, auction_item, auction_key, tenant_phase};
 use crate::dynamo::item::{n, s};
 use crate::dynamo::table::{Table, condition_failed};
 use auction_core::domain::{Auction, AuctionId, AuctionStatus, EndReason, Ending, EpochMillis};
@@ -18,14 +18,53 @@ use auction_core::ports::{AuctionStore, CancelOutcome, CreateAuctionError, Store
 #[derive(Debug, Clone)]
 pub struct DynamoAuctions {
     table: Table,
+    live_shards: u32,
 }
 
 impl DynamoAuctions {
-    /// The adapter over `table` (the stack's `AuctionsTable`).
+    /// The adapter over `table` (the stack's `AuctionsTable`), with one live-index partition.
     #[must_use]
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             table: Table::new(client, table),
+            live_shards: 1,
+        }
+    }
+
+    /// New auctions go to `shards` partitions of the live index (clamped to
+    /// 1..=[`crate::dynamo::MAX_LIVE_INDEX_SHARDS`]). Every reader must use the same count; it
+    /// may grow while auctions are live, never shrink (docs/data-model.md).
+    #[must_use]
+    pub fn with_live_shards(mut self, shards: u32) -> Self {
+        self.live_shards = shards.clamp(1, crate::dynamo::MAX_LIVE_INDEX_SHARDS);
+        self
+    }
+
+    /// Every auction of one live-index partition.
+    async fn live_partition(&self, partition: String) -> Result<Vec<Auction>, StoreError> {
+        let mut found = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(BY_LIVE_INDEX)
+                .key_condition_expression("#live = :live")
+                .expression_attribute_names("#live", LIVE_KEY)
+                .expression_attribute_values(":live", s(&partition))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| self.table.error(e))?;
+            for item in page.items() {
+                found.push(auction_from(item)?);
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(found);
+            }
         }
     }
 
@@ -85,7 +124,7 @@ impl AuctionStore for DynamoAuctions {
             .client
             .put_item()
             .table_name(&self.table.name)
-            .set_item(Some(auction_item(auction)))
+            .set_item(Some(auction_item(auction, self.live_shards)))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()
@@ -243,30 +282,17 @@ impl AuctionStore for DynamoAuctions {
     }
 
     async fn live(&self) -> Result<Vec<Auction>, StoreError> {
-        let mut found = Vec::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_LIVE_INDEX)
-                .key_condition_expression("#live = :live")
-                .expression_attribute_names("#live", LIVE_KEY)
-                .expression_attribute_values(":live", s(LIVE))
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| self.table.error(e))?;
-            for item in page.items() {
-                found.push(auction_from(item)?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() || found.len() >= MAX_LISTED_AUCTIONS {
-                found.truncate(MAX_LISTED_AUCTIONS);
-                return Ok(found);
-            }
-        }
+        // Every partition, and the one rows written before sharding still use; there is no cap:
+        // an auction left out of this list is never pushed nor ended.
+        let partitions = (0..self.live_shards)
+            .map(|shard| format!("LIVE#{shard}"))
+            .chain(std::iter::once(LEGACY_LIVE.to_owned()));
+        let found =
+            futures::future::try_join_all(partitions.map(|p| self.live_partition(p))).await?;
+        let mut live: Vec<Auction> = found.into_iter().flatten().collect();
+        live.sort_by(|a, b| {
+            (a.schedule.starts_at(), a.id.as_str()).cmp(&(b.schedule.starts_at(), b.id.as_str()))
+        });
+        Ok(live)
     }
 }

@@ -10,8 +10,16 @@ use infra::tables::{DECIDED_AT_MS, EXPIRES_AT, LIVE_KEY, NOTICE_KEY, STARTS_AT_M
 use crate::dynamo::item::{Item, ItemExt, n, s};
 use crate::dynamo::table::Table;
 
-/// `liveKey` of an auction without a recorded end.
-pub const LIVE: &str = "LIVE";
+/// `liveKey` of auctions written before the live index was sharded: still read, never written.
+pub const LEGACY_LIVE: &str = "LIVE";
+
+/// `liveKey` of an auction without a recorded end: `LIVE#{shard}`, the shard a stable hash of the
+/// id ([`crate::dynamo::shard_of`]), so the platform's live auctions, and the index writes of
+/// their rows, spread over `shards` partitions.
+#[must_use]
+pub fn live_key(id: &AuctionId, shards: u32) -> String {
+    format!("LIVE#{}", crate::dynamo::shard_of(id.as_str(), shards))
+}
 /// `noticeKey` of an accepted bid whose events are not yet known to be published.
 pub const PENDING: &str = "PENDING";
 
@@ -34,8 +42,8 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::CorruptItem(what.to_owned())
 }
 
-/// The auction row.
-pub fn auction_item(a: &Auction) -> Item {
+/// The auction row, in one of `live_shards` partitions of the live index while it has no end.
+pub fn auction_item(a: &Auction, live_shards: u32) -> Item {
     let mut item = auction_key(&a.id);
     item.extend([
         ("auctionId".to_owned(), s(a.id.as_str())),
@@ -80,7 +88,7 @@ pub fn auction_item(a: &Auction) -> Item {
             item.insert("endedAtMs".to_owned(), n(ending.at.0));
         }
         None => {
-            item.insert(LIVE_KEY.to_owned(), s(LIVE));
+            item.insert(LIVE_KEY.to_owned(), s(live_key(&a.id, live_shards)));
         }
     }
     item
