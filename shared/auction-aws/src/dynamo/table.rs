@@ -80,3 +80,30 @@ pub fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
         .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
         == Some("ConditionalCheckFailedException")
 }
+
+/// The reasons a transaction was cancelled, one per item in the transaction's order; `None` when
+/// the error is not a cancellation.
+pub fn cancellation_reasons(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Option<&[aws_sdk_dynamodb::types::CancellationReason]> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            Some(c.cancellation_reasons())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the `index`-th item of a cancelled transaction failed its condition.
+pub fn condition_failed_at(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    index: usize,
+) -> bool {
+    reasons
+        .get(index)
+        .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+}

@@ -40,32 +40,24 @@ impl DynamoAuctions {
         self
     }
 
-    /// Every auction of one live-index partition.
+    /// Every auction of one live-index partition (the SDK's paginator reads it to the end).
     async fn live_partition(&self, partition: String) -> Result<Vec<Auction>, StoreError> {
-        let mut found = Vec::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_LIVE_INDEX)
-                .key_condition_expression("#live = :live")
-                .expression_attribute_names("#live", LIVE_KEY)
-                .expression_attribute_values(":live", s(&partition))
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| self.table.error(e))?;
-            for item in page.items() {
-                found.push(auction_from(item)?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(found);
-            }
-        }
+        let items = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(BY_LIVE_INDEX)
+            .key_condition_expression("#live = :live")
+            .expression_attribute_names("#live", LIVE_KEY)
+            .expression_attribute_values(":live", s(&partition))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.table.error(e))?;
+        items.iter().map(auction_from).collect()
     }
 
     async fn read(&self, id: &AuctionId, consistent: bool) -> Result<Option<Auction>, StoreError> {
@@ -176,29 +168,24 @@ impl AuctionStore for DynamoAuctions {
     }
 
     async fn count_unended(&self, tenant_id: &str) -> Result<u32, StoreError> {
-        let mut count = 0_u32;
-        let mut start_key = None;
-        loop {
-            let page = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_TENANT_PHASE_INDEX)
-                .key_condition_expression("#tp = :tp")
-                .expression_attribute_names("#tp", TENANT_PHASE)
-                .expression_attribute_values(":tp", s(tenant_phase(tenant_id, true)))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| self.table.error(e))?;
-            count = count.saturating_add(u32::try_from(page.count).unwrap_or(0));
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(count);
-            }
-        }
+        let pages = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(BY_TENANT_PHASE_INDEX)
+            .key_condition_expression("#tp = :tp")
+            .expression_attribute_names("#tp", TENANT_PHASE)
+            .expression_attribute_values(":tp", s(tenant_phase(tenant_id, true)))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.table.error(e))?;
+        Ok(pages.iter().fold(0_u32, |count, page| {
+            count.saturating_add(u32::try_from(page.count).unwrap_or(0))
+        }))
     }
 
     async fn cancel(

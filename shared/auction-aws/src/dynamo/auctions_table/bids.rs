@@ -9,7 +9,6 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -17,7 +16,7 @@ use infra::tables::PK;
 
 use super::codec::{auction_from, auction_key, bid_item, bid_key, stored_bid_from};
 use crate::dynamo::item::{Item, n};
-use crate::dynamo::table::{Table, condition_failed};
+use crate::dynamo::table::{Table, cancellation_reasons, condition_failed, condition_failed_at};
 use auction_core::domain::{
     AcceptedBid, Auction, BidId, BidOutcome, BidRequest, EpochMillis, RejectedBid,
 };
@@ -38,12 +37,6 @@ fn failed_item(reason: Option<&CancellationReason>) -> Option<&Item> {
     reason
         .filter(|r| r.code() == Some("ConditionalCheckFailed"))
         .and_then(|r| r.item())
-}
-
-fn condition_failed_at(reasons: &[CancellationReason], index: usize) -> bool {
-    reasons
-        .get(index)
-        .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
 }
 
 impl DynamoBids {
@@ -150,11 +143,9 @@ impl BidStore for DynamoBids {
             Ok(_) => return Ok(Commit::Committed),
             Err(error) => error,
         };
-        let reasons = match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                c.cancellation_reasons().to_vec()
-            }
-            _ => {
+        let reasons = match cancellation_reasons(&error) {
+            Some(reasons) => reasons.to_vec(),
+            None => {
                 return match self.table.error(error) {
                     StoreError::Contended => Ok(Commit::Conflict),
                     other => Err(other),

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use infra::tables::{BY_USER_INDEX, EXPIRES_AT, USER_KEY};
 
 use super::groups::DynamoGroups;
 use super::{connection_key, is_live, user_key};
 use crate::dynamo::item::{Item, ItemExt, n, s};
-use crate::dynamo::table::{Table, condition_failed};
+use crate::dynamo::table::{Table, cancellation_reasons, condition_failed, condition_failed_at};
 use auction_core::domain::{AuctionId, Connection, EpochMillis};
 use auction_core::ports::{Admission, ConnectionStore, StoreError};
 
@@ -114,15 +113,11 @@ impl DynamoConnections {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c))
-                    if c.cancellation_reasons().get(1).and_then(|r| r.code())
-                        == Some("ConditionalCheckFailed") =>
-                {
-                    Ok(false)
-                }
-                _ => Err(self.table.error(e)),
-            },
+            // Items: [connection, counter]; the counter's condition is the cap.
+            Err(e) if cancellation_reasons(&e).is_some_and(|r| condition_failed_at(r, 1)) => {
+                Ok(false)
+            }
+            Err(e) => Err(self.table.error(e)),
         }
     }
 
@@ -282,32 +277,27 @@ impl ConnectionStore for DynamoConnections {
         user_id: &str,
         now: EpochMillis,
     ) -> Result<Vec<String>, StoreError> {
-        let mut found = Vec::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_USER_INDEX)
-                .key_condition_expression("#user = :user")
-                .filter_expression("#expires > :now")
-                .expression_attribute_names("#user", USER_KEY)
-                .expression_attribute_names("#expires", EXPIRES_AT)
-                .expression_attribute_values(":user", s(user_key(tenant_id, user_id)))
-                .expression_attribute_values(":now", n(now.as_seconds()))
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| self.table.error(e))?;
-            for item in page.items() {
-                found.push(item.string("connectionId")?);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(found);
-            }
-        }
+        let items = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("#user = :user")
+            .filter_expression("#expires > :now")
+            .expression_attribute_names("#user", USER_KEY)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":user", s(user_key(tenant_id, user_id)))
+            .expression_attribute_values(":now", n(now.as_seconds()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.table.error(e))?;
+        items
+            .iter()
+            .map(|item| item.string("connectionId"))
+            .collect()
     }
 }

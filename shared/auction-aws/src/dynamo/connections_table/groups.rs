@@ -20,7 +20,7 @@ use super::connections::connection_from;
 use super::{connection_key, is_live};
 use crate::dynamo::classify;
 use crate::dynamo::item::{Item, ItemExt, n, s};
-use crate::dynamo::table::Table;
+use crate::dynamo::table::{Table, cancellation_reasons, condition_failed_at};
 use crate::dynamo::{MAX_MEMBERSHIP_SHARDS, shard_of};
 use auction_core::domain::{AuctionId, Connection, EpochMillis, Member};
 use auction_core::ports::{
@@ -57,15 +57,13 @@ fn cancellation_codes(
     >,
     table: &str,
 ) -> Result<Vec<Option<String>>, StoreError> {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(c)) = error.as_service_error()
-    {
-        return Ok(c
-            .cancellation_reasons()
+    match cancellation_reasons(&error) {
+        Some(reasons) => Ok(reasons
             .iter()
             .map(|r| r.code().map(str::to_owned))
-            .collect());
+            .collect()),
+        None => Err(classify(error, table)),
     }
-    Err(classify(error, table))
 }
 
 impl DynamoGroups {
@@ -278,14 +276,9 @@ impl GroupStore for DynamoGroups {
                 Ok(_) => return Ok(JoinOutcome::Joined),
                 Err(e) => e,
             };
-            let stored = match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                    .cancellation_reasons()
-                    .first()
-                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .map(|r| r.item().cloned()),
-                _ => None,
-            };
+            let stored = cancellation_reasons(&error)
+                .filter(|reasons| condition_failed_at(reasons, 0))
+                .map(|reasons| reasons[0].item().cloned());
             if let Some(stored) = stored {
                 // The connection row failed its condition: gone, expired, or already joined.
                 let stored = match stored {
