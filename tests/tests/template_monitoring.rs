@@ -6,7 +6,7 @@
 use auction_core::telemetry as m;
 use serde_yaml::Value;
 
-const RECORDED: [&str; 10] = [
+const RECORDED: [&str; 13] = [
     m::ACTIVE_CONNECTIONS,
     m::MESSAGES_SENT,
     m::EVENT_TO_CLIENT_LATENCY,
@@ -17,6 +17,9 @@ const RECORDED: [&str; 10] = [
     m::GONE_CONNECTIONS,
     m::FAILED_POSTS,
     m::REJECTED_BIDS,
+    m::TICK_DURATION,
+    m::TICK_OVERRUNS,
+    m::LIVE_AUCTIONS,
 ];
 
 const NAMESPACE: &str = "AuctionRealtime/${AWS::StackName}";

@@ -142,6 +142,8 @@ pub struct RunReport {
     pub viewer_pushes: u64,
     /// Ends recorded.
     pub ends: u64,
+    /// Ticks that took longer than the tick period.
+    pub overruns: u64,
 }
 
 /// Whether a price push is due: the price changed, and the throttle allows it (or the auction is
@@ -259,10 +261,21 @@ impl TickerDeps {
             if Instant::now() >= stop_at {
                 break;
             }
+            let began = Instant::now();
             if let Err(e) = self.tick(&mut state, self.clock.now(), &mut report).await {
                 tracing::error!(error = ?e, "tick failed; the next tick retries");
             }
             report.ticks += 1;
+            let took = began.elapsed();
+            #[allow(clippy::cast_precision_loss)] // milliseconds stay far below 2^52
+            metrics::histogram!(auction_core::telemetry::TICK_DURATION)
+                .record(took.as_millis() as f64);
+            if took > self.config.tick {
+                // Every auction was still ticked; the next tick is skipped, so all are late.
+                report.overruns += 1;
+                metrics::counter!(auction_core::telemetry::TICK_OVERRUNS).increment(1);
+                tracing::warn!(took_ms = took.as_millis(), "tick overran its period");
+            }
             if report.ticks.is_multiple_of(RENEW_EVERY_TICKS) {
                 let saved = serde_json::to_string(&state).unwrap_or_default();
                 match self
@@ -296,6 +309,8 @@ impl TickerDeps {
     ) -> Result<(), StoreError> {
         self.publish_unpublished_ends(state).await;
         let live = self.auctions.live().await?;
+        #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+        metrics::gauge!(auction_core::telemetry::LIVE_AUCTIONS).set(live.len() as f64);
         // Forget auctions that left the live list (their end was recorded).
         state
             .auctions

@@ -35,6 +35,14 @@ pub const FAILED_POSTS: &str = "FailedPosts";
 /// Bids answered `Rejected` or refused by the rate limit, by `Reason`.
 pub const REJECTED_BIDS: &str = "RejectedBids";
 
+/// Wall time of one price-ticker tick over every live auction.
+pub const TICK_DURATION: &str = "TickDuration";
+/// Ticks that took longer than the tick period: the next tick was skipped, so pushes and ends
+/// of every auction were late. No auction is ever left out of a tick; this says ticks are slow.
+pub const TICK_OVERRUNS: &str = "TickOverruns";
+/// Auctions without a recorded end, as the ticker read them on its last tick.
+pub const LIVE_AUCTIONS: &str = "LiveAuctions";
+
 /// How soon after losing a connection a new one counts as a reconnection.
 pub const RECONNECT_WINDOW: Duration = Duration::from_secs(60);
 
@@ -83,6 +91,21 @@ pub fn describe() {
     );
     describe_counter!(FAILED_POSTS, Unit::Count, "posts failed after retries");
     describe_counter!(REJECTED_BIDS, Unit::Count, "bids rejected or rate-limited");
+    describe_histogram!(
+        TICK_DURATION,
+        Unit::Milliseconds,
+        "wall time of one price-ticker tick"
+    );
+    describe_counter!(
+        TICK_OVERRUNS,
+        Unit::Count,
+        "ticks longer than the tick period (the next was skipped)"
+    );
+    describe_gauge!(
+        LIVE_AUCTIONS,
+        Unit::Count,
+        "auctions without a recorded end, read by the ticker"
+    );
 }
 
 /// Records the latency from `event_at` to `sent_at` for a `frame`.
