@@ -205,6 +205,7 @@ impl Adapters {
             Arc::clone(&self.pusher),
             concurrency,
         )
+        .with_departures(Arc::clone(&self.departures))
     }
 
     /// The notifier, fanning out with at most `concurrency` posts in flight.

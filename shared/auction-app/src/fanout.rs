@@ -18,7 +18,7 @@ use futures::stream::FuturesUnordered;
 
 use auction_core::domain::{AuctionId, EpochMillis, Member};
 use auction_core::frames::Frame;
-use auction_core::ports::{ConnectionStore, GroupStore, PushError, Pusher, StoreError};
+use auction_core::ports::{ConnectionStore, Departures, GroupStore, PushError, Pusher, StoreError};
 
 /// Posts in flight per fan-out unless configured otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -69,6 +69,7 @@ pub struct FanOut {
     groups: Arc<dyn GroupStore>,
     pusher: Arc<dyn Pusher>,
     concurrency: usize,
+    departures: Option<Arc<dyn Departures>>,
 }
 
 #[derive(Default)]
@@ -93,7 +94,16 @@ impl FanOut {
             groups,
             pusher,
             concurrency: concurrency.max(1),
+            departures: None,
         }
+    }
+
+    /// Notes the departure of a signed-in member found gone, as `$disconnect` does: a 410 can
+    /// remove the connection before its `$disconnect` runs, which then finds nothing to note.
+    #[must_use]
+    pub fn with_departures(mut self, departures: Arc<dyn Departures>) -> Self {
+        self.departures = Some(departures);
+        self
     }
 
     /// Sends `frame`, stamped `now` and encoded once, to `audience`, and reports.
@@ -128,6 +138,8 @@ impl FanOut {
             deliver(
                 &*self.pusher,
                 &*self.connections,
+                self.departures.as_deref(),
+                now,
                 connection_id,
                 payload,
                 &counters,
@@ -235,6 +247,8 @@ fn record(frame: &'static str, report: &FanOutReport) {
 async fn deliver(
     pusher: &dyn Pusher,
     connections: &dyn ConnectionStore,
+    departures: Option<&dyn Departures>,
+    now: EpochMillis,
     connection_id: String,
     payload: &str,
     counters: &Counters,
@@ -247,8 +261,19 @@ async fn deliver(
         }
         Err(PushError::Gone) => {
             counters.gone.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = connections.remove(connection_id).await {
-                tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
+            match connections.remove(connection_id).await {
+                Ok(Some(removed)) => {
+                    if let (Some(departures), Some(user_id), false) =
+                        (departures, &removed.user_id, removed.joined.is_empty())
+                        && let Err(e) = departures.note(&removed.tenant_id, user_id, now).await
+                    {
+                        tracing::warn!(error = ?e, "departure not noted");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(connection_id, error = ?e, "could not remove a gone connection");
+                }
             }
         }
         Err(e) => {
