@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use auction_app::http::problem::Problem;
 use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -248,16 +249,6 @@ impl FaultPlan {
     }
 }
 
-fn problem(status: StatusCode, detail: String) -> Response {
-    (
-        status,
-        [("content-type", "application/problem+json")],
-        json!({"type": "about:blank", "title": status.canonical_reason(), "status": status.as_u16(), "detail": detail})
-            .to_string(),
-    )
-        .into_response()
-}
-
 /// `POST /_local/faults/{service}`.
 pub async fn add_rule(
     State(plan): State<Arc<FaultPlan>>,
@@ -265,21 +256,23 @@ pub async fn add_rule(
     body: Bytes,
 ) -> Response {
     let Ok(service) = serde_json::from_value::<Service>(json!(service)) else {
-        return problem(
+        return Problem::new(
             StatusCode::NOT_FOUND,
+            "NotFound",
             format!("no such service {service:?}: dynamodb, events, management or websocket"),
-        );
+        )
+        .into_response();
     };
     let request: RuleRequest = match auction_app::http::json_object(&body) {
         Ok(request) => request,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, format!("not a fault rule: {e}")),
+        Err(e) => return Problem::bad_request(format!("not a fault rule: {e}")).into_response(),
     };
     match plan.add(service, request) {
         Ok(id) => {
             tracing::warn!(?service, id, "fault rule added");
             (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response()
         }
-        Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => Problem::bad_request(e.to_string()).into_response(),
     }
 }
 

@@ -117,18 +117,11 @@ pub fn check_signature(headers: &HeaderMap, service: Service) -> Result<(), Sign
 pub async fn signed_management(request: Request, next: Next) -> Response {
     match check_signature(request.headers(), Service::ExecuteApi) {
         Ok(()) => next.run(request).await,
-        Err(e) => {
-            let mut response = (
-                StatusCode::FORBIDDEN,
-                axum::Json(json!({"message": e.to_string()})),
-            )
-                .into_response();
-            response.headers_mut().insert(
-                "x-amzn-ErrorType",
-                header::HeaderValue::from_static("ForbiddenException"),
-            );
-            response
-        }
+        Err(e) => crate::gateway::management::api_error(
+            StatusCode::FORBIDDEN,
+            "ForbiddenException",
+            json!(e.to_string()),
+        ),
     }
 }
 

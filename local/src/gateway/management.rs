@@ -13,17 +13,21 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Gateway, Live, MAX_MESSAGE_BYTES, ending};
 
-fn gone() -> Response {
-    let mut response = (StatusCode::GONE, axum::Json(json!({"message": null}))).into_response();
-    response.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_static("GoneException"),
-    );
+/// An error in the Management API's shape: `{"message"}` and its `x-amzn-ErrorType`.
+pub(crate) fn api_error(status: StatusCode, kind: &'static str, message: Value) -> Response {
+    let mut response = (status, axum::Json(json!({ "message": message }))).into_response();
     response
+        .headers_mut()
+        .insert("x-amzn-ErrorType", HeaderValue::from_static(kind));
+    response
+}
+
+fn gone() -> Response {
+    api_error(StatusCode::GONE, "GoneException", Value::Null)
 }
 
 /// The answer of an injected fault ([`crate::faults`]), or `None` to serve the call (after an
@@ -43,11 +47,7 @@ async fn injected(gateway: &Gateway, operation: &str) -> Option<Response> {
             "InternalServerErrorException",
         ),
     };
-    let mut response = (status, axum::Json(json!({"message": "injected fault"}))).into_response();
-    response
-        .headers_mut()
-        .insert("x-amzn-ErrorType", HeaderValue::from_static(kind));
-    Some(response)
+    Some(api_error(status, kind, json!("injected fault")))
 }
 
 fn find(gateway: &Gateway, id: &str) -> Option<Arc<Live>> {
@@ -67,16 +67,11 @@ pub(super) async fn post_to_connection(
         return response;
     }
     if body.len() > MAX_MESSAGE_BYTES {
-        let mut response = (
+        return api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            axum::Json(json!({"message": "Message too long"})),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            "x-amzn-ErrorType",
-            HeaderValue::from_static("PayloadTooLargeException"),
+            "PayloadTooLargeException",
+            json!("Message too long"),
         );
-        return response;
     }
     let Some(live) = find(&gateway, &id) else {
         return gone();

@@ -33,7 +33,7 @@ use tokio::sync::{Mutex, Notify};
 use crate::invoke::{Function, Invoker};
 
 mod faults;
-mod management;
+pub(crate) mod management;
 mod socket;
 mod upgrade;
 
