@@ -27,7 +27,7 @@ use auction_aws::eventbridge::EventBridgePublisher;
 use auction_aws::jwt::{AuthConfig, TokenVerifier};
 use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
-use auction_core::domain::EpochMillis;
+use auction_core::domain::{EpochMillis, PushCadence};
 use auction_core::rate::RateLimit;
 use auction_core::services::{CatalogLimits, MembershipLimits};
 use aws_config::{BehaviorVersion, Region};
@@ -398,7 +398,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         membership_shards: config.membership_shards,
         live_index_shards: config.live_index_shards,
     };
-    let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock));
+    let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock))
+        .with_cadence(PushCadence {
+            price_update_seconds: config.price_update_interval_seconds.max(1),
+        });
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));
     let ticker_config = TickerConfig {
         price_update_interval: seconds(config.price_update_interval_seconds),

@@ -70,6 +70,7 @@ async fn join_sends_the_snapshot_and_counts_each_connection_once() {
         "totalItems",
         "remainingItems",
         "activeViewers",
+        "pushIntervalSeconds",
         "serverTime",
     ] {
         assert!(
@@ -82,6 +83,12 @@ async fn join_sends_the_snapshot_and_counts_each_connection_once() {
     assert_eq!(state["currency"], "EUR");
     assert_eq!(state["remainingItems"], 5);
     assert_eq!(state["activeViewers"], 1);
+    // The ticker's interval of the test stack, or the drops when they are slower.
+    let interval = stack.adapters.cadence.price_update_seconds;
+    assert_eq!(
+        state["pushIntervalSeconds"],
+        interval.max(auction.schedule.drop_interval_seconds())
+    );
 
     let mut bob = Client::connect_with_header(&stack, &token("bob", "acme", &[])).await;
     assert_eq!(bob.join_and_state(&id).await["activeViewers"], 2);

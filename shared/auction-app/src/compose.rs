@@ -13,6 +13,7 @@ use auction_aws::eventbridge::EventBridgePublisher;
 use auction_aws::jwt::TokenVerifier;
 use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
+use auction_core::domain::PushCadence;
 use auction_core::ports::{
     AuctionStore, BidStore, ConnectionStore, Departures, EventPublisher, GroupStore, Outbox,
     Pusher, RateLimiter, TickerLease,
@@ -68,9 +69,19 @@ pub struct Adapters {
     pub pusher: Arc<dyn Pusher>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The ticker's cadence, which snapshots announce (default: the ticker's default interval;
+    /// set it with [`Adapters::with_cadence`] to the interval the ticker really runs).
+    pub cadence: PushCadence,
 }
 
 impl Adapters {
+    /// These adapters with snapshots announcing `cadence`.
+    #[must_use]
+    pub fn with_cadence(mut self, cadence: PushCadence) -> Self {
+        self.cadence = cadence;
+        self
+    }
+
     /// The DynamoDB adapters over `dynamo` and `tables`, with the given bus, pusher and clock.
     #[must_use]
     pub fn new(
@@ -104,6 +115,7 @@ impl Adapters {
             publisher,
             pusher,
             clock,
+            cadence: PushCadence::default(),
         }
     }
 
@@ -131,7 +143,8 @@ impl Adapters {
             )),
             Arc::new(pusher),
             Arc::new(SystemClock),
-        ))
+        )
+        .with_cadence(config::push_cadence()?))
     }
 
     /// The membership use cases, within `limits`.
@@ -146,6 +159,7 @@ impl Adapters {
             clock: Arc::clone(&self.clock),
             join_rate: limits.join_rate,
             max_connections_per_user: limits.max_connections_per_user,
+            cadence: self.cadence,
         }
     }
 
@@ -183,6 +197,7 @@ impl Adapters {
                 rate_limits: Arc::clone(&self.rate_limits),
                 clock: Arc::clone(&self.clock),
                 limits: catalog,
+                cadence: self.cadence,
             }),
             bidding: Arc::new(Bidding::new(BiddingDeps {
                 auctions: Arc::clone(&self.auctions),

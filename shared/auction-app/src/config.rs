@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use auction_aws::jwt::{AuthConfig, KeySource};
+use auction_core::domain::PushCadence;
 use auction_core::rate::RateLimit;
 use auction_core::services::{CatalogLimits, MembershipLimits};
 
@@ -266,6 +267,18 @@ pub fn bid_rate() -> Result<RateLimit, ConfigError> {
 /// [`ConfigError::Missing`].
 pub fn event_bus() -> Result<String, ConfigError> {
     required(keys::EVENT_BUS_NAME)
+}
+
+/// Reads the cadence snapshots announce: the ticker's `PRICE_UPDATE_INTERVAL_SECONDS`, which
+/// `template.yaml` gives every function.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
+pub fn push_cadence() -> Result<PushCadence, ConfigError> {
+    let interval = ticker()?.price_update_interval;
+    Ok(PushCadence {
+        price_update_seconds: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+    })
 }
 
 /// Reads the ticker's intervals.

@@ -225,9 +225,14 @@ impl Auction {
         }
     }
 
-    /// The snapshot clients see, with the viewer count read elsewhere.
+    /// The snapshot clients see, with the viewer count read elsewhere and the ticker's cadence.
     #[must_use]
-    pub fn snapshot(&self, now: EpochMillis, active_viewers: u64) -> AuctionSnapshot {
+    pub fn snapshot(
+        &self,
+        now: EpochMillis,
+        active_viewers: u64,
+        cadence: PushCadence,
+    ) -> AuctionSnapshot {
         let phase = self.phase_at(now);
         let major = |amount| self.currency.major(amount);
         let (next_drop_at, drops_remaining) = match phase {
@@ -258,8 +263,37 @@ impl Auction {
             total_items: self.total_items,
             remaining_items: self.remaining_items,
             active_viewers,
+            push_interval_seconds: cadence
+                .push_interval_seconds(self.schedule.drop_interval_seconds()),
             server_time: now,
         }
+    }
+}
+
+/// How often the price ticker pushes to an auction's group, as the snapshot announces it
+/// (`pushIntervalSeconds`), so that a client can tell a quiet server from a dead connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushCadence {
+    /// The ticker's minimum time between two `PriceUpdated` of one auction
+    /// (`PRICE_UPDATE_INTERVAL_SECONDS`).
+    pub price_update_seconds: u32,
+}
+
+impl Default for PushCadence {
+    fn default() -> Self {
+        Self {
+            price_update_seconds: 5,
+        }
+    }
+}
+
+impl PushCadence {
+    /// The longest silence of an active auction's group: a `PriceUpdated` goes out when the
+    /// price changed and the last one is at least the interval old, so drops slower than the
+    /// interval set the pace.
+    #[must_use]
+    pub fn push_interval_seconds(self, drop_interval_seconds: u32) -> u32 {
+        self.price_update_seconds.max(drop_interval_seconds).max(1)
     }
 }
 
@@ -301,6 +335,9 @@ pub struct AuctionSnapshot {
     pub remaining_items: u32,
     /// Connections watching.
     pub active_viewers: u64,
+    /// While the auction is Active, the server pushes to its group at least this often (see
+    /// [`PushCadence`]); a client that hears nothing for 2.5 times as long should `Ping`.
+    pub push_interval_seconds: u32,
     /// The server's clock when the snapshot was taken, for client clock-offset correction.
     pub server_time: EpochMillis,
 }

@@ -13,6 +13,7 @@ mod tests;
 
 pub use auction::{
     Auction, AuctionId, AuctionSnapshot, AuctionStatus, EndReason, Ending, InvalidId, Phase,
+    PushCadence,
 };
 pub use bid::{
     AcceptedBid, BidDecision, BidId, BidOutcome, BidRequest, PlacedBid, RejectReason, RejectedBid,

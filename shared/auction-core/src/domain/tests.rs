@@ -101,7 +101,7 @@ fn the_bid_decision() {
 #[test]
 fn the_snapshot_has_every_protocol_field_in_camel_case() {
     let a = auction();
-    let snapshot = serde_json::to_value(a.snapshot(at(13), 12)).unwrap();
+    let snapshot = serde_json::to_value(a.snapshot(at(13), 12, PushCadence::default())).unwrap();
     let keys: Vec<&str> = snapshot
         .as_object()
         .unwrap()
@@ -126,6 +126,7 @@ fn the_snapshot_has_every_protocol_field_in_camel_case() {
         "totalItems",
         "remainingItems",
         "activeViewers",
+        "pushIntervalSeconds",
         "serverTime",
     ];
     let mut keys_sorted = keys.clone();
@@ -139,7 +140,7 @@ fn the_snapshot_has_every_protocol_field_in_camel_case() {
     assert_eq!(snapshot["nextDropAt"], json!(at(14).to_rfc3339()));
     assert_eq!(snapshot["activeViewers"], 12);
 
-    let ended = serde_json::to_value(a.snapshot(at(100), 0)).unwrap();
+    let ended = serde_json::to_value(a.snapshot(at(100), 0, PushCadence::default())).unwrap();
     assert_eq!(ended["status"], "Ended");
     assert_eq!(ended["endReason"], "FloorReached");
     assert_eq!(ended["currentPrice"], json!(20.0));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::domain::{
     Auction, AuctionId, AuctionSnapshot, AuctionStatus, CreateAuctionRequest, EpochMillis,
-    FieldError, Phase,
+    FieldError, Phase, PushCadence,
 };
 use crate::events::DomainEvent;
 use crate::identity::{Identity, SELLER_ROLE};
@@ -91,6 +91,8 @@ pub struct Catalog {
     pub clock: Arc<dyn Clock>,
     /// The caps on creating.
     pub limits: CatalogLimits,
+    /// The ticker's cadence, announced in snapshots.
+    pub cadence: PushCadence,
 }
 
 /// The caps on creating auctions: one tenant's auctions are work for every tenant's ticker and
@@ -122,7 +124,7 @@ impl Catalog {
         now: EpochMillis,
     ) -> Result<AuctionSnapshot, StoreError> {
         let viewers = self.groups.viewer_count(&auction.id, now).await?;
-        Ok(auction.snapshot(now, viewers))
+        Ok(auction.snapshot(now, viewers, self.cadence))
     }
 
     /// Creates an auction of the caller's tenant, sold by the caller, and announces it.
@@ -179,7 +181,7 @@ impl Catalog {
         {
             tracing::error!(error = ?e, auction_id = %auction.id, "AuctionCreated not published");
         }
-        Ok(auction.snapshot(now, 0))
+        Ok(auction.snapshot(now, 0, self.cadence))
     }
 
     /// The auction's snapshot, if it belongs to the caller's tenant.

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::domain::{AuctionId, AuctionSnapshot, Connection, EpochMillis};
+use crate::domain::{AuctionId, AuctionSnapshot, Connection, EpochMillis, PushCadence};
 use crate::identity::Identity;
 use crate::ports::{
     Admission, AuctionStore, ConnectionStore, Departures, GroupStore, JoinError, LeaveOutcome,
@@ -65,6 +65,8 @@ pub struct Membership {
     pub join_rate: RateLimit,
     /// Live connections one signed-in user may hold.
     pub max_connections_per_user: u32,
+    /// The ticker's cadence, announced in snapshots.
+    pub cadence: PushCadence,
 }
 
 /// The limits of [`Membership`].
@@ -260,7 +262,7 @@ impl Membership {
             Err(JoinError::Store(e)) => return Err(e.into()),
         }
         let viewers = self.groups.viewer_count(&auction_id, now).await?;
-        Ok(auction.snapshot(self.clock.now(), viewers))
+        Ok(auction.snapshot(self.clock.now(), viewers, self.cadence))
     }
 
     /// `LeaveAuction`: leaves the group and uncounts the viewer. Leaving a group one is not in is
