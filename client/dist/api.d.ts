@@ -36,8 +36,11 @@ export interface FetchedSnapshot {
 export declare class AuctionApi {
     private readonly options;
     constructor(options: AuctionApiOptions);
-    /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
-    getAuction(auctionId: string): Promise<FetchedSnapshot>;
+    /**
+     * `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer, and an `Error`
+     * when no answer came within `timeoutMs` (a frozen server accepts connections and never answers).
+     */
+    getAuction(auctionId: string, timeoutMs?: number): Promise<FetchedSnapshot>;
     /**
      * `POST /api/auctions/{id}/bids`. Network errors, 5xx and 429 (after `Retry-After`) are retried
      * with the same bidId, which the server deduplicates. Resolves with the outcome (accepted, or

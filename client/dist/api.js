@@ -22,10 +22,14 @@ export class AuctionApi {
     constructor(options) {
         this.options = options;
     }
-    /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
-    async getAuction(auctionId) {
+    /**
+     * `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer, and an `Error`
+     * when no answer came within `timeoutMs` (a frozen server accepts connections and never answers).
+     */
+    async getAuction(auctionId, timeoutMs) {
         const sentAt = Date.now();
-        const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
+        const path = `/api/auctions/${encodeURIComponent(auctionId)}`;
+        const response = await this.request("GET", path, undefined, timeoutMs);
         const receivedAt = Date.now();
         if (!response.ok)
             throw await apiError(response);
@@ -63,7 +67,7 @@ export class AuctionApi {
         }
         throw lastError;
     }
-    async request(method, path, body) {
+    async request(method, path, body, timeoutMs) {
         const headers = { accept: "application/json" };
         if (body !== undefined)
             headers["content-type"] = "application/json";
@@ -71,11 +75,24 @@ export class AuctionApi {
         if (token)
             headers.authorization = `Bearer ${token}`;
         const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-        return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
-            method,
-            headers,
-            ...(body === undefined ? {} : { body }),
+        const init = { method, headers, ...(body === undefined ? {} : { body }) };
+        const url = new URL(path, this.options.apiBaseUrl).toString();
+        if (timeoutMs === undefined)
+            return doFetch(url, init);
+        const abort = new AbortController();
+        let timer;
+        const timedOut = new Promise((_, reject) => {
+            timer = setTimeout(() => {
+                abort.abort();
+                reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+            }, timeoutMs);
         });
+        try {
+            return await Promise.race([doFetch(url, { ...init, signal: abort.signal }), timedOut]);
+        }
+        finally {
+            clearTimeout(timer);
+        }
     }
 }
 async function apiError(response) {

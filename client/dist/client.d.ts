@@ -3,24 +3,35 @@
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
- * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
+ * - a token factory, asked again before every (re)connect; the token travels in the
+ *   `Sec-WebSocket-Protocol` header (`auction.v1, bearer.<token>`), never in the URL, so that
+ *   browsers and proxies do not log it (`tokenTransport: "query"` puts it in `?token=`);
+ * - liveness ({@link Liveness}): no frame for twice the cadence the snapshot announces
+ *   (`pushIntervalSeconds`) makes the client `stale` and it Pings at once; no `Pong` within
+ *   `pongTimeoutMs` counts as a lost connection. A socket that does not open within
+ *   `connectTimeoutMs` is abandoned and retried;
+ * - per-auction join states ({@link JoinStatus}): `NotFound` on a (re-)join or a 404 poll makes an
+ *   auction `gone`, `Unauthorized` `refused`, `RateLimited` and `InternalError` are retried with
+ *   backoff;
  * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
- * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected;
+ * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected; a
+ *   poll that succeeds proves the server is back and brings the next reconnect attempt forward
+ *   (jittered over 0.5 s), so recovery after an outage is bounded by the poll interval;
  * - typed events for every server frame, merged by {@link AuctionView}'s rules so that late or
  *   duplicated frames never move the display backwards, and `BidAccepted`/`BidRejected` emitted
  *   once per bidId whether the REST answer or the frame comes first;
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
- * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
- *   counts as a lost connection;
+ * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
  *   can never buy a second item ({@link AuctionApi}).
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
 import { type TokenFactory } from "./api.js";
+import { type JoinStatus, type Liveness } from "./liveness.js";
 import { type BidOutcome, type ErrorData, type ServerFrameData } from "./protocol.js";
 import { type RetryPolicy } from "./retry.js";
 import { type WebSocketFactory } from "./socket.js";
@@ -40,8 +51,23 @@ export interface AuctionClientOptions {
     pollIntervalMs?: number;
     /** `Ping` period while connected. Default 240000 (4 minutes; API Gateway idles out at 10). */
     pingIntervalMs?: number;
-    /** A `Ping` unanswered this long counts as a lost connection. Default 30000. */
+    /** A `Ping` unanswered this long counts as a lost connection. Default 5000. */
     pongTimeoutMs?: number;
+    /**
+     * Silence longer than this many times the announced cadence (`pushIntervalSeconds` of a
+     * joined, active auction) makes the client `stale` and sends a `Ping`. Default 2.
+     */
+    silenceFactor?: number;
+    /** A socket not open after this long is abandoned and retried. Default 10000. */
+    connectTimeoutMs?: number;
+    /** An HTTP snapshot request (the polling fallback) gives up after this long. Default 4000. */
+    requestTimeoutMs?: number;
+    /**
+     * How the token reaches the WebSocket API: `protocol` (default) offers the subprotocols
+     * `auction.v1` and `bearer.<token>` (the server selects `auction.v1`), `query` appends
+     * `?token=` (visible in logs and browser consoles).
+     */
+    tokenTransport?: "protocol" | "query";
     /** Attempts per bid (network errors, 5xx and 429 are retried with the same bidId). Default 4. */
     bidAttempts?: number;
     /** Default: the global `WebSocket`. */
@@ -59,10 +85,23 @@ export interface ClientError {
     /** The server's `Error` frame, for kind `server`. */
     frame?: ErrorData;
 }
+/** Where an auction's membership stands (see {@link JoinStatus}), with what made it so. */
+export interface JoinState {
+    auctionId: string;
+    status: JoinStatus;
+    /** Why it is not `joined` (the last refusal or failure), if the server said. */
+    error?: ClientError;
+}
+/** The subprotocol the server selects; `bearer.<token>` rides along to carry the token. */
+export declare const SUBPROTOCOL = "auction.v1";
 /** The client's events: every server frame by its type, plus the client's own. */
 export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
     /** The connection state changed. */
     state: ConnectionState;
+    /** The liveness changed. */
+    liveness: Liveness;
+    /** An auction's join state changed. */
+    join: JoinState;
     /** An auction's view changed (any frame, poll or join that moved it). */
     auction: AuctionView;
     /** Something failed; the client carries on (reconnecting, polling). */
@@ -82,6 +121,9 @@ export declare class AuctionClient {
     private readonly joinSentAt;
     /** Bid ids whose outcome was emitted, oldest first. */
     private readonly announcedBids;
+    /** Each joined auction's membership, and the timers of joins to retry. */
+    private readonly joinStates;
+    private readonly joinRetries;
     private currentState;
     private socket;
     private epoch;
@@ -92,9 +134,25 @@ export declare class AuctionClient {
     private pingTimer;
     private pongTimer;
     private pingSentAtMs;
+    private connectTimer;
+    private livenessTimer;
+    private currentLiveness;
+    private lastFrameAtMs;
+    private lastPollOkAtMs;
+    /** When the pending reconnect attempt is due. */
+    private retryAtMs;
     constructor(options: AuctionClientOptions);
     /** The connection state. */
     get state(): ConnectionState;
+    /** How much the client can vouch for what it shows (see {@link Liveness}). */
+    get liveness(): Liveness;
+    /** An auction's membership: joining, joined, gone or refused; undefined when not joined. */
+    joinState(auctionId: string): JoinState | undefined;
+    /**
+     * Whether a bid placed now would be honoured as shown: the client is live, the auction is
+     * joined, active and has items left.
+     */
+    canBid(auctionId: string): boolean;
     /** The estimated offset of the server's clock from this one, in milliseconds. */
     get clockOffsetMs(): number;
     /** The server's clock now. */
@@ -134,6 +192,18 @@ export declare class AuctionClient {
     private opened;
     /** The socket of `epoch` is gone (closed, failed to open, or silent): retry on the policy. */
     private lost;
+    /**
+     * The server answered over HTTP. While reconnecting that proves it is back: the next attempt
+     * comes at once (spread over 0.5 s so that a crowd does not reconnect in one instant) instead of
+     * at the end of the backoff (never later than it was due). An attempt already under way is left
+     * to finish.
+     */
+    private serverAnswered;
+    /** The silence limit: `silenceFactor` × the shortest cadence among joined, active auctions. */
+    private silenceLimitMs;
+    /** Pings a silent connection at once, and re-evaluates the liveness. */
+    private checkLiveness;
+    private updateLiveness;
     private ping;
     private send;
     private sendJoin;
@@ -143,6 +213,13 @@ export declare class AuctionClient {
     private pollOnce;
     private received;
     private handle;
+    /**
+     * A join the server refused: `NotFound` is final (`gone`), `Unauthorized` and `BadRequest`
+     * wait for the next connection (`refused`), anything else (`RateLimited`, `InternalError`) is
+     * retried after 2, 4, 8 … 30 s with jitter while the auction stays `joining`.
+     */
+    private joinFailed;
+    private setJoinState;
     private merge;
     private updateView;
     /**

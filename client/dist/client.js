@@ -3,31 +3,47 @@
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
- * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
+ * - a token factory, asked again before every (re)connect; the token travels in the
+ *   `Sec-WebSocket-Protocol` header (`auction.v1, bearer.<token>`), never in the URL, so that
+ *   browsers and proxies do not log it (`tokenTransport: "query"` puts it in `?token=`);
+ * - liveness ({@link Liveness}): no frame for twice the cadence the snapshot announces
+ *   (`pushIntervalSeconds`) makes the client `stale` and it Pings at once; no `Pong` within
+ *   `pongTimeoutMs` counts as a lost connection. A socket that does not open within
+ *   `connectTimeoutMs` is abandoned and retried;
+ * - per-auction join states ({@link JoinStatus}): `NotFound` on a (re-)join or a 404 poll makes an
+ *   auction `gone`, `Unauthorized` `refused`, `RateLimited` and `InternalError` are retried with
+ *   backoff;
  * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
- * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected;
+ * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected; a
+ *   poll that succeeds proves the server is back and brings the next reconnect attempt forward
+ *   (jittered over 0.5 s), so recovery after an outage is bounded by the poll interval;
  * - typed events for every server frame, merged by {@link AuctionView}'s rules so that late or
  *   duplicated frames never move the display backwards, and `BidAccepted`/`BidRejected` emitted
  *   once per bidId whether the REST answer or the frame comes first;
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
- * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
- *   counts as a lost connection;
+ * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
  *   can never buy a second item ({@link AuctionApi}).
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
-import { AuctionApi } from "./api.js";
+import { AuctionApi, AuctionApiError } from "./api.js";
 import { Emitter } from "./emitter.js";
+import { livenessAt } from "./liveness.js";
 import { ClockSync } from "./price.js";
 import { parseServerFrame, } from "./protocol.js";
 import { defaultRetryPolicy } from "./retry.js";
 import { OPEN } from "./socket.js";
 import { transition } from "./state.js";
 import { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, } from "./view.js";
+/** The subprotocol the server selects; `bearer.<token>` rides along to carry the token. */
+export const SUBPROTOCOL = "auction.v1";
+const BEARER_PROTOCOL_PREFIX = "bearer.";
+/** How often the liveness is re-evaluated. */
+const LIVENESS_CHECK_MS = 250;
 const REMEMBERED_BIDS = 1000;
 /** One connection to the auction API; see the module documentation. */
 export class AuctionClient {
@@ -43,6 +59,9 @@ export class AuctionClient {
     joinSentAt = new Map();
     /** Bid ids whose outcome was emitted, oldest first. */
     announcedBids = new Set();
+    /** Each joined auction's membership, and the timers of joins to retry. */
+    joinStates = new Map();
+    joinRetries = new Map();
     currentState = "Disconnected";
     socket;
     epoch = 0;
@@ -53,12 +72,23 @@ export class AuctionClient {
     pingTimer;
     pongTimer;
     pingSentAtMs = 0;
+    connectTimer;
+    livenessTimer;
+    currentLiveness = "offline";
+    lastFrameAtMs = 0;
+    lastPollOkAtMs = Number.NEGATIVE_INFINITY;
+    /** When the pending reconnect attempt is due. */
+    retryAtMs = 0;
     constructor(options) {
         this.options = {
             pollIntervalMs: 5_000,
             pingIntervalMs: 240_000,
-            pongTimeoutMs: 30_000,
+            pongTimeoutMs: 5_000,
             bidAttempts: 4,
+            silenceFactor: 2,
+            connectTimeoutMs: 10_000,
+            requestTimeoutMs: 4_000,
+            tokenTransport: "protocol",
             ...options,
         };
         this.retryPolicy = options.retryPolicy ?? defaultRetryPolicy();
@@ -67,6 +97,27 @@ export class AuctionClient {
     /** The connection state. */
     get state() {
         return this.currentState;
+    }
+    /** How much the client can vouch for what it shows (see {@link Liveness}). */
+    get liveness() {
+        return this.currentLiveness;
+    }
+    /** An auction's membership: joining, joined, gone or refused; undefined when not joined. */
+    joinState(auctionId) {
+        return this.joinStates.get(auctionId);
+    }
+    /**
+     * Whether a bid placed now would be honoured as shown: the client is live, the auction is
+     * joined, active and has items left.
+     */
+    canBid(auctionId) {
+        const view = this.views.get(auctionId);
+        const shown = this.display(auctionId);
+        return (this.currentLiveness === "live" &&
+            this.joinStates.get(auctionId)?.status === "joined" &&
+            view !== undefined &&
+            shown?.status === "Active" &&
+            view.remainingItems > 0);
     }
     /** The estimated offset of the server's clock from this one, in milliseconds. */
     get clockOffsetMs() {
@@ -91,16 +142,25 @@ export class AuctionClient {
     }
     /** Opens the connection (and keeps it open) until {@link stop}. */
     connect() {
-        if (this.move("connect"))
-            void this.openSocket();
+        if (!this.move("connect"))
+            return;
+        clearInterval(this.livenessTimer);
+        this.livenessTimer = setInterval(() => this.checkLiveness(), LIVENESS_CHECK_MS);
+        void this.openSocket();
     }
     /** Closes the connection for good: no reconnect, no polling. Joins are kept for a later connect. */
     stop() {
         this.move("stop");
         this.clearTimers();
+        clearInterval(this.livenessTimer);
+        this.livenessTimer = undefined;
+        for (const retry of this.joinRetries.values())
+            clearTimeout(retry.timer);
+        this.joinRetries.clear();
         const socket = this.socket;
         this.socket = undefined;
         socket?.ws.close(1000, "client stopped");
+        this.updateLiveness();
     }
     /**
      * Joins an auction's group; joins are counted, so every `join` needs its own `leave`. While not
@@ -111,6 +171,7 @@ export class AuctionClient {
         this.joined.set(auctionId, holders + 1);
         if (holders > 0)
             return;
+        this.setJoinState({ auctionId, status: "joining" });
         if (this.currentState === "Connected")
             this.sendJoin(auctionId);
         else
@@ -128,6 +189,9 @@ export class AuctionClient {
         this.joined.delete(auctionId);
         this.joinSentAt.delete(auctionId);
         this.views.delete(auctionId);
+        this.joinStates.delete(auctionId);
+        clearTimeout(this.joinRetries.get(auctionId)?.timer);
+        this.joinRetries.delete(auctionId);
         this.send({ action: "LeaveAuction", auctionId });
     }
     /** Auctions joined now. */
@@ -136,7 +200,24 @@ export class AuctionClient {
     }
     /** Fetches a snapshot over HTTP (`GET /api/auctions/{id}`) and merges it into the view. */
     async fetchAuction(auctionId) {
-        const { snapshot, sentAt, receivedAt } = await this.api.getAuction(auctionId);
+        let fetched;
+        try {
+            fetched = await this.api.getAuction(auctionId, this.options.requestTimeoutMs);
+        }
+        catch (error) {
+            if (error instanceof AuctionApiError)
+                this.serverAnswered();
+            if (error instanceof AuctionApiError && error.status === 404 && this.joined.has(auctionId)) {
+                this.setJoinState({
+                    auctionId,
+                    status: "gone",
+                    error: { kind: "poll", message: error.message, auctionId },
+                });
+            }
+            throw error;
+        }
+        const { snapshot, sentAt, receivedAt } = fetched;
+        this.serverAnswered();
         this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
         const view = applyPolledSnapshot(this.views.get(auctionId), snapshot);
         if (this.joined.has(auctionId))
@@ -180,19 +261,31 @@ export class AuctionClient {
         if (epoch !== this.epoch || this.currentState === "Disconnected")
             return;
         const url = new URL(this.options.url);
-        if (token)
+        const inHeader = token && this.options.tokenTransport === "protocol";
+        if (token && !inHeader)
             url.searchParams.set("token", token);
         const Factory = this.options.WebSocket ?? globalThis.WebSocket;
         let ws;
         try {
-            ws = new Factory(url.toString());
+            ws = inHeader
+                ? new Factory(url.toString(), [SUBPROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`])
+                : new Factory(url.toString());
         }
-        catch (error) {
-            this.events.emit("error", { kind: "socket", message: messageOf(error) });
+        catch {
+            // Not the exception's message: a browser's can quote the URL and protocols, token included.
+            this.events.emit("error", { kind: "socket", message: "the WebSocket could not be created" });
             this.lost(epoch);
             return;
         }
         this.socket = { ws, epoch };
+        clearTimeout(this.connectTimer);
+        this.connectTimer = setTimeout(() => {
+            this.connectTimer = undefined;
+            if (epoch !== this.epoch || this.currentState === "Connected")
+                return;
+            this.events.emit("error", { kind: "socket", message: "the connection did not open in time" });
+            this.lost(epoch);
+        }, this.options.connectTimeoutMs);
         ws.onopen = () => this.opened(epoch);
         ws.onmessage = (event) => {
             if (epoch === this.epoch && typeof event.data === "string")
@@ -214,12 +307,23 @@ export class AuctionClient {
     opened(epoch) {
         if (epoch !== this.epoch || !this.move("opened"))
             return;
+        clearTimeout(this.connectTimer);
+        this.connectTimer = undefined;
         this.retryCount = 0;
+        this.lastFrameAtMs = Date.now();
         this.stopPolling();
         this.joinSentAt.clear();
-        for (const auctionId of this.joined.keys())
+        for (const auctionId of this.joined.keys()) {
+            // A gone auction stays gone; every other one is joined afresh on the new connection.
+            if (this.joinStates.get(auctionId)?.status === "gone")
+                continue;
+            clearTimeout(this.joinRetries.get(auctionId)?.timer);
+            this.joinRetries.delete(auctionId);
+            this.setJoinState({ auctionId, status: "joining" });
             this.sendJoin(auctionId);
+        }
         this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+        this.updateLiveness();
     }
     /** The socket of `epoch` is gone (closed, failed to open, or silent): retry on the policy. */
     lost(epoch) {
@@ -237,6 +341,7 @@ export class AuctionClient {
         this.clearTimers();
         if (!this.move("lost"))
             return;
+        this.updateLiveness();
         if (wasConnected || this.retryCount === 0)
             this.lostAtMs = Date.now();
         this.startPolling();
@@ -250,11 +355,74 @@ export class AuctionClient {
             return;
         }
         this.retryCount += 1;
+        this.retryAtMs = Date.now() + delay;
         this.retryTimer = setTimeout(() => {
             this.retryTimer = undefined;
             if (this.currentState === "Reconnecting")
                 void this.openSocket();
         }, delay);
+    }
+    /**
+     * The server answered over HTTP. While reconnecting that proves it is back: the next attempt
+     * comes at once (spread over 0.5 s so that a crowd does not reconnect in one instant) instead of
+     * at the end of the backoff (never later than it was due). An attempt already under way is left
+     * to finish.
+     */
+    serverAnswered() {
+        this.lastPollOkAtMs = Date.now();
+        const delay = Math.floor(Math.random() * 500);
+        if (this.currentState === "Reconnecting" &&
+            this.socket === undefined &&
+            this.retryTimer !== undefined &&
+            Date.now() + delay < this.retryAtMs) {
+            clearTimeout(this.retryTimer);
+            this.retryAtMs = Date.now() + delay;
+            this.retryTimer = setTimeout(() => {
+                this.retryTimer = undefined;
+                if (this.currentState === "Reconnecting" && this.socket === undefined)
+                    void this.openSocket();
+            }, delay);
+        }
+        this.updateLiveness();
+    }
+    /** The silence limit: `silenceFactor` × the shortest cadence among joined, active auctions. */
+    silenceLimitMs() {
+        let cadence;
+        const now = this.serverNow();
+        for (const [auctionId, view] of this.views) {
+            if (view.pushIntervalSeconds === undefined || !this.joined.has(auctionId))
+                continue;
+            if (this.joinStates.get(auctionId)?.status !== "joined")
+                continue;
+            if (displayAt(view, now).status !== "Active")
+                continue;
+            cadence = Math.min(cadence ?? Number.POSITIVE_INFINITY, view.pushIntervalSeconds * 1000);
+        }
+        return cadence === undefined ? undefined : cadence * this.options.silenceFactor;
+    }
+    /** Pings a silent connection at once, and re-evaluates the liveness. */
+    checkLiveness() {
+        if (this.currentState === "Connected") {
+            const limit = this.silenceLimitMs();
+            if (limit !== undefined && Date.now() - this.lastFrameAtMs > limit)
+                this.ping();
+        }
+        this.updateLiveness();
+    }
+    updateLiveness() {
+        const next = livenessAt({
+            state: this.currentState,
+            nowMs: Date.now(),
+            lastFrameAtMs: this.lastFrameAtMs,
+            silenceLimitMs: this.silenceLimitMs(),
+            lastPollOkAtMs: this.lastPollOkAtMs,
+            // A poll vouches until the next one is overdue.
+            pollFreshMs: this.options.pollIntervalMs + this.options.requestTimeoutMs,
+        });
+        if (next === this.currentLiveness)
+            return;
+        this.currentLiveness = next;
+        this.events.emit("liveness", next);
     }
     ping() {
         if (this.pongTimer !== undefined)
@@ -282,7 +450,8 @@ export class AuctionClient {
         clearTimeout(this.retryTimer);
         clearInterval(this.pingTimer);
         clearTimeout(this.pongTimer);
-        this.retryTimer = this.pingTimer = this.pongTimer = undefined;
+        clearTimeout(this.connectTimer);
+        this.retryTimer = this.pingTimer = this.pongTimer = this.connectTimer = undefined;
         this.stopPolling();
     }
     // ---- polling fallback ----
@@ -294,8 +463,10 @@ export class AuctionClient {
                 this.pollTimer = undefined;
                 return;
             }
-            for (const auctionId of this.joined.keys())
-                void this.pollOnce(auctionId);
+            for (const auctionId of this.joined.keys()) {
+                if (this.joinStates.get(auctionId)?.status !== "gone")
+                    void this.pollOnce(auctionId);
+            }
             this.pollTimer = setTimeout(tick, this.options.pollIntervalMs);
         };
         tick();
@@ -318,8 +489,15 @@ export class AuctionClient {
         if (frame === undefined)
             return;
         const receivedAt = Date.now();
+        // Any frame proves the connection alive, whatever the Ping out is waiting for.
+        this.lastFrameAtMs = receivedAt;
+        if (frame.type !== "Pong") {
+            clearTimeout(this.pongTimer);
+            this.pongTimer = undefined;
+        }
         this.clock.observeOneWay(frame.sentAt, receivedAt);
         this.handle(frame, epoch, receivedAt);
+        this.updateLiveness();
     }
     handle(frame, epoch, receivedAt) {
         switch (frame.type) {
@@ -332,6 +510,8 @@ export class AuctionClient {
                 }
                 if (!this.joined.has(snapshot.auctionId))
                     return;
+                this.joinRetries.delete(snapshot.auctionId);
+                this.setJoinState({ auctionId: snapshot.auctionId, status: "joined" });
                 this.updateView(applyJoinState(this.views.get(snapshot.auctionId), snapshot, epoch));
                 this.events.emit("AuctionState", snapshot);
                 return;
@@ -379,15 +559,56 @@ export class AuctionClient {
             }
             case "Error": {
                 const data = frame.data;
-                this.events.emit("error", {
+                const error = {
                     kind: "server",
                     message: data.message,
                     ...(data.auctionId === undefined ? {} : { auctionId: data.auctionId }),
                     frame: data,
-                });
+                };
+                if (data.action === "JoinAuction" && data.auctionId !== undefined)
+                    this.joinFailed(data.auctionId, error);
+                this.events.emit("error", error);
                 return;
             }
         }
+    }
+    /**
+     * A join the server refused: `NotFound` is final (`gone`), `Unauthorized` and `BadRequest`
+     * wait for the next connection (`refused`), anything else (`RateLimited`, `InternalError`) is
+     * retried after 2, 4, 8 … 30 s with jitter while the auction stays `joining`.
+     */
+    joinFailed(auctionId, error) {
+        if (!this.joined.has(auctionId))
+            return;
+        const code = error.frame?.code;
+        if (code === "NotFound") {
+            this.setJoinState({ auctionId, status: "gone", error });
+            return;
+        }
+        if (code === "Unauthorized" || code === "BadRequest") {
+            this.setJoinState({ auctionId, status: "refused", error });
+            return;
+        }
+        this.setJoinState({ auctionId, status: "joining", error });
+        const retry = this.joinRetries.get(auctionId) ?? { attempts: 0, timer: undefined };
+        clearTimeout(retry.timer);
+        const base = Math.min(30_000, 2_000 * 2 ** retry.attempts);
+        retry.attempts += 1;
+        retry.timer = setTimeout(() => {
+            retry.timer = undefined;
+            if (this.joined.has(auctionId) && this.joinStates.get(auctionId)?.status === "joining") {
+                this.sendJoin(auctionId);
+            }
+        }, Math.round(base * (0.8 + 0.4 * Math.random())));
+        this.joinRetries.set(auctionId, retry);
+    }
+    setJoinState(state) {
+        const previous = this.joinStates.get(state.auctionId);
+        if (previous?.status === state.status && previous.error === state.error)
+            return;
+        this.joinStates.set(state.auctionId, state);
+        this.events.emit("join", state);
+        this.updateLiveness();
     }
     merge(auctionId, apply) {
         const view = this.views.get(auctionId);

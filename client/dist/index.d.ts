@@ -5,7 +5,8 @@
  * hook lives in the `./react` entry point.
  */
 export { AuctionApi, AuctionApiError, type AuctionApiOptions, type FetchedSnapshot, type TokenFactory, } from "./api.js";
-export { AuctionClient, type AuctionClientEvents, type AuctionClientOptions, type ClientError, } from "./client.js";
+export { AuctionClient, type AuctionClientEvents, type AuctionClientOptions, type ClientError, type JoinState, SUBPROTOCOL, } from "./client.js";
+export { type JoinStatus, type Liveness, type LivenessInputs, livenessAt } from "./liveness.js";
 export { type WebSocketFactory, type WebSocketLike } from "./socket.js";
 export { ClockSync, formatPrice, minorDigits, type PriceSchedule, scheduledPrice } from "./price.js";
 export * from "./protocol.js";

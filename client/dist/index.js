@@ -5,7 +5,8 @@
  * hook lives in the `./react` entry point.
  */
 export { AuctionApi, AuctionApiError, } from "./api.js";
-export { AuctionClient, } from "./client.js";
+export { AuctionClient, SUBPROTOCOL, } from "./client.js";
+export { livenessAt } from "./liveness.js";
 export {} from "./socket.js";
 export { ClockSync, formatPrice, minorDigits, scheduledPrice } from "./price.js";
 export * from "./protocol.js";

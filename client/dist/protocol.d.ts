@@ -33,6 +33,11 @@ export interface AuctionSnapshot {
     totalItems: number;
     remainingItems: number;
     activeViewers: number;
+    /**
+     * While the auction is Active the server pushes to its group at least this often (a
+     * `PriceUpdated` whenever the price changed). Absent from older servers.
+     */
+    pushIntervalSeconds?: number;
     /** RFC 3339: the server's clock when the snapshot was taken. */
     serverTime: string;
 }

@@ -6,7 +6,8 @@
  */
 import { type ReactNode } from "react";
 import { AuctionApiError } from "./api.js";
-import type { AuctionClient, ClientError } from "./client.js";
+import type { AuctionClient, ClientError, JoinState } from "./client.js";
+import type { Liveness } from "./liveness.js";
 import type { AuctionStatus, BidAcceptedData, BidOutcome, BidRejectedData, EndReason } from "./protocol.js";
 import type { ConnectionState } from "./state.js";
 import type { AuctionView } from "./view.js";
@@ -36,6 +37,15 @@ export interface UseAuction {
     /** The connection state; `isConnected` is `connectionState === "Connected"`. */
     connectionState: ConnectionState;
     isConnected: boolean;
+    /**
+     * `live` (confirmed by the server within twice its announced cadence), `stale` (extrapolating
+     * without recent confirmation) or `offline`. Show it; do not present a stale price as live.
+     */
+    liveness: Liveness;
+    /** The membership: `joining`, `joined`, `gone` (no such auction) or `refused`, with the reason. */
+    join: JoinState | undefined;
+    /** Whether a bid placed now would be honoured as shown; disable the Buy button when not. */
+    canBid: boolean;
     lastError: ClientError | AuctionApiError | Error | undefined;
     lastBid: LastBid | undefined;
     /** Everything the client knows about the auction. */

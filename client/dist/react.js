@@ -26,13 +26,20 @@ export function useAuction(auctionId, options = {}) {
     const refreshMs = options.refreshMs ?? 250;
     const [, rerender] = useReducer((n) => n + 1, 0);
     const [connectionState, setConnectionState] = useState(client.state);
+    const [liveness, setLiveness] = useState(client.liveness);
     const [lastError, setLastError] = useState(undefined);
     const [lastBid, setLastBid] = useState(undefined);
     const shownPrice = useRef(undefined);
     useEffect(() => {
         setConnectionState(client.state);
+        setLiveness(client.liveness);
         const unsubscribe = [
             client.on("state", setConnectionState),
+            client.on("liveness", setLiveness),
+            client.on("join", (state) => {
+                if (state.auctionId === auctionId)
+                    rerender();
+            }),
             client.on("auction", (view) => {
                 if (view.auctionId === auctionId)
                     rerender();
@@ -89,6 +96,9 @@ export function useAuction(auctionId, options = {}) {
         endReason: view?.endReason,
         connectionState,
         isConnected: connectionState === "Connected",
+        liveness,
+        join: client.joinState(auctionId),
+        canBid: client.canBid(auctionId),
         lastError,
         lastBid,
         auction: view,

@@ -17,7 +17,7 @@ export interface WebSocketLike {
     send(data: string): void;
     close(code?: number, reason?: string): void;
 }
-export type WebSocketFactory = new (url: string) => WebSocketLike;
+export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocketLike;
 /** `WebSocket.OPEN`. */
 export declare const OPEN = 1;
 /** The socket of one connection attempt; `epoch` tells its events from a later attempt's. */

@@ -27,6 +27,8 @@ export interface AuctionView extends PriceSchedule {
     activeViewersAtMs: number;
     /** The connection (see `AuctionClient`) whose frames last lowered price or items; 0 = a poll. */
     epoch: number;
+    /** The cadence the server announced (snapshot `pushIntervalSeconds`), if it did. */
+    pushIntervalSeconds: number | undefined;
 }
 /** A view built from a snapshot alone. */
 export declare function viewFromSnapshot(snapshot: AuctionSnapshot, epoch: number): AuctionView;

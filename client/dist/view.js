@@ -33,6 +33,9 @@ export function viewFromSnapshot(snapshot, epoch) {
         activeViewers: snapshot.activeViewers,
         activeViewersAtMs: Date.parse(snapshot.serverTime),
         epoch,
+        pushIntervalSeconds: typeof snapshot.pushIntervalSeconds === "number" && snapshot.pushIntervalSeconds > 0
+            ? snapshot.pushIntervalSeconds
+            : undefined,
     };
 }
 /**

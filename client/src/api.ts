@@ -46,10 +46,14 @@ export interface FetchedSnapshot {
 export class AuctionApi {
   constructor(private readonly options: AuctionApiOptions) {}
 
-  /** `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer. */
-  async getAuction(auctionId: string): Promise<FetchedSnapshot> {
+  /**
+   * `GET /api/auctions/{id}`; throws {@link AuctionApiError} for a non-2xx answer, and an `Error`
+   * when no answer came within `timeoutMs` (a frozen server accepts connections and never answers).
+   */
+  async getAuction(auctionId: string, timeoutMs?: number): Promise<FetchedSnapshot> {
     const sentAt = Date.now();
-    const response = await this.request("GET", `/api/auctions/${encodeURIComponent(auctionId)}`);
+    const path = `/api/auctions/${encodeURIComponent(auctionId)}`;
+    const response = await this.request("GET", path, undefined, timeoutMs);
     const receivedAt = Date.now();
     if (!response.ok) throw await apiError(response);
     return { snapshot: (await response.json()) as AuctionSnapshot, sentAt, receivedAt };
@@ -85,17 +89,33 @@ export class AuctionApi {
     throw lastError;
   }
 
-  private async request(method: string, path: string, body?: string): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    body?: string,
+    timeoutMs?: number,
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     const token = await this.options.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
-    return doFetch(new URL(path, this.options.apiBaseUrl).toString(), {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body }),
+    const init: RequestInit = { method, headers, ...(body === undefined ? {} : { body }) };
+    const url = new URL(path, this.options.apiBaseUrl).toString();
+    if (timeoutMs === undefined) return doFetch(url, init);
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
     });
+    try {
+      return await Promise.race([doFetch(url, { ...init, signal: abort.signal }), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

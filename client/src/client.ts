@@ -3,26 +3,37 @@
  * (section 5), with what a live auction needs from a client:
  *
  * - an explicit state machine ({@link transition}) and a `state` event;
- * - a token factory, asked again before every (re)connect (`?token=` on the upgrade);
+ * - a token factory, asked again before every (re)connect; the token travels in the
+ *   `Sec-WebSocket-Protocol` header (`auction.v1, bearer.<token>`), never in the URL, so that
+ *   browsers and proxies do not log it (`tokenTransport: "query"` puts it in `?token=`);
+ * - liveness ({@link Liveness}): no frame for twice the cadence the snapshot announces
+ *   (`pushIntervalSeconds`) makes the client `stale` and it Pings at once; no `Pong` within
+ *   `pongTimeoutMs` counts as a lost connection. A socket that does not open within
+ *   `connectTimeoutMs` is abandoned and retried;
+ * - per-auction join states ({@link JoinStatus}): `NotFound` on a (re-)join or a 404 poll makes an
+ *   auction `gone`, `Unauthorized` `refused`, `RateLimited` and `InternalError` are retried with
+ *   backoff;
  * - automatic reconnect on a pluggable {@link RetryPolicy} (default: 0/2/10/30 s with
  *   jitter, then every 30 s, never giving up);
  * - after every reconnect, a re-join of every auction it had joined — API Gateway hands out a new
  *   connection id, so memberships do not survive — taking the fresh `AuctionState` as truth;
- * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected;
+ * - while reconnecting, polling `GET /api/auctions/{id}` every 5 s, stopped once connected; a
+ *   poll that succeeds proves the server is back and brings the next reconnect attempt forward
+ *   (jittered over 0.5 s), so recovery after an outage is bounded by the poll interval;
  * - typed events for every server frame, merged by {@link AuctionView}'s rules so that late or
  *   duplicated frames never move the display backwards, and `BidAccepted`/`BidRejected` emitted
  *   once per bidId whether the REST answer or the frame comes first;
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
- * - `Ping` every 4 minutes, well inside API Gateway's 10-minute idle timeout; a missing `Pong`
- *   counts as a lost connection;
+ * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
  *   can never buy a second item ({@link AuctionApi}).
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
 
-import { AuctionApi, type TokenFactory } from "./api.js";
+import { AuctionApi, AuctionApiError, type TokenFactory } from "./api.js";
 import { Emitter } from "./emitter.js";
+import { type JoinStatus, type Liveness, livenessAt } from "./liveness.js";
 import { ClockSync } from "./price.js";
 import {
   type AuctionSnapshot,
@@ -64,8 +75,23 @@ export interface AuctionClientOptions {
   pollIntervalMs?: number;
   /** `Ping` period while connected. Default 240000 (4 minutes; API Gateway idles out at 10). */
   pingIntervalMs?: number;
-  /** A `Ping` unanswered this long counts as a lost connection. Default 30000. */
+  /** A `Ping` unanswered this long counts as a lost connection. Default 5000. */
   pongTimeoutMs?: number;
+  /**
+   * Silence longer than this many times the announced cadence (`pushIntervalSeconds` of a
+   * joined, active auction) makes the client `stale` and sends a `Ping`. Default 2.
+   */
+  silenceFactor?: number;
+  /** A socket not open after this long is abandoned and retried. Default 10000. */
+  connectTimeoutMs?: number;
+  /** An HTTP snapshot request (the polling fallback) gives up after this long. Default 4000. */
+  requestTimeoutMs?: number;
+  /**
+   * How the token reaches the WebSocket API: `protocol` (default) offers the subprotocols
+   * `auction.v1` and `bearer.<token>` (the server selects `auction.v1`), `query` appends
+   * `?token=` (visible in logs and browser consoles).
+   */
+  tokenTransport?: "protocol" | "query";
   /** Attempts per bid (network errors, 5xx and 429 are retried with the same bidId). Default 4. */
   bidAttempts?: number;
   /** Default: the global `WebSocket`. */
@@ -85,10 +111,28 @@ export interface ClientError {
   frame?: ErrorData;
 }
 
+/** Where an auction's membership stands (see {@link JoinStatus}), with what made it so. */
+export interface JoinState {
+  auctionId: string;
+  status: JoinStatus;
+  /** Why it is not `joined` (the last refusal or failure), if the server said. */
+  error?: ClientError;
+}
+
+/** The subprotocol the server selects; `bearer.<token>` rides along to carry the token. */
+export const SUBPROTOCOL = "auction.v1";
+const BEARER_PROTOCOL_PREFIX = "bearer.";
+/** How often the liveness is re-evaluated. */
+const LIVENESS_CHECK_MS = 250;
+
 /** The client's events: every server frame by its type, plus the client's own. */
 export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
   /** The connection state changed. */
   state: ConnectionState;
+  /** The liveness changed. */
+  liveness: Liveness;
+  /** An auction's join state changed. */
+  join: JoinState;
   /** An auction's view changed (any frame, poll or join that moved it). */
   auction: AuctionView;
   /** Something failed; the client carries on (reconnecting, polling). */
@@ -102,7 +146,16 @@ export class AuctionClient {
   private readonly options: Required<
     Pick<
       AuctionClientOptions,
-      "url" | "apiBaseUrl" | "pollIntervalMs" | "pingIntervalMs" | "pongTimeoutMs" | "bidAttempts"
+      | "url"
+      | "apiBaseUrl"
+      | "pollIntervalMs"
+      | "pingIntervalMs"
+      | "pongTimeoutMs"
+      | "bidAttempts"
+      | "silenceFactor"
+      | "connectTimeoutMs"
+      | "requestTimeoutMs"
+      | "tokenTransport"
     >
   > &
     AuctionClientOptions;
@@ -117,6 +170,12 @@ export class AuctionClient {
   private readonly joinSentAt = new Map<string, number>();
   /** Bid ids whose outcome was emitted, oldest first. */
   private readonly announcedBids = new Set<string>();
+  /** Each joined auction's membership, and the timers of joins to retry. */
+  private readonly joinStates = new Map<string, JoinState>();
+  private readonly joinRetries = new Map<
+    string,
+    { attempts: number; timer: ReturnType<typeof setTimeout> | undefined }
+  >();
 
   private currentState: ConnectionState = "Disconnected";
   private socket: Socket | undefined;
@@ -128,13 +187,24 @@ export class AuctionClient {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private pingSentAtMs = 0;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private livenessTimer: ReturnType<typeof setInterval> | undefined;
+  private currentLiveness: Liveness = "offline";
+  private lastFrameAtMs = 0;
+  private lastPollOkAtMs = Number.NEGATIVE_INFINITY;
+  /** When the pending reconnect attempt is due. */
+  private retryAtMs = 0;
 
   constructor(options: AuctionClientOptions) {
     this.options = {
       pollIntervalMs: 5_000,
       pingIntervalMs: 240_000,
-      pongTimeoutMs: 30_000,
+      pongTimeoutMs: 5_000,
       bidAttempts: 4,
+      silenceFactor: 2,
+      connectTimeoutMs: 10_000,
+      requestTimeoutMs: 4_000,
+      tokenTransport: "protocol",
       ...options,
     };
     this.retryPolicy = options.retryPolicy ?? defaultRetryPolicy();
@@ -144,6 +214,32 @@ export class AuctionClient {
   /** The connection state. */
   get state(): ConnectionState {
     return this.currentState;
+  }
+
+  /** How much the client can vouch for what it shows (see {@link Liveness}). */
+  get liveness(): Liveness {
+    return this.currentLiveness;
+  }
+
+  /** An auction's membership: joining, joined, gone or refused; undefined when not joined. */
+  joinState(auctionId: string): JoinState | undefined {
+    return this.joinStates.get(auctionId);
+  }
+
+  /**
+   * Whether a bid placed now would be honoured as shown: the client is live, the auction is
+   * joined, active and has items left.
+   */
+  canBid(auctionId: string): boolean {
+    const view = this.views.get(auctionId);
+    const shown = this.display(auctionId);
+    return (
+      this.currentLiveness === "live" &&
+      this.joinStates.get(auctionId)?.status === "joined" &&
+      view !== undefined &&
+      shown?.status === "Active" &&
+      view.remainingItems > 0
+    );
   }
 
   /** The estimated offset of the server's clock from this one, in milliseconds. */
@@ -177,16 +273,24 @@ export class AuctionClient {
 
   /** Opens the connection (and keeps it open) until {@link stop}. */
   connect(): void {
-    if (this.move("connect")) void this.openSocket();
+    if (!this.move("connect")) return;
+    clearInterval(this.livenessTimer);
+    this.livenessTimer = setInterval(() => this.checkLiveness(), LIVENESS_CHECK_MS);
+    void this.openSocket();
   }
 
   /** Closes the connection for good: no reconnect, no polling. Joins are kept for a later connect. */
   stop(): void {
     this.move("stop");
     this.clearTimers();
+    clearInterval(this.livenessTimer);
+    this.livenessTimer = undefined;
+    for (const retry of this.joinRetries.values()) clearTimeout(retry.timer);
+    this.joinRetries.clear();
     const socket = this.socket;
     this.socket = undefined;
     socket?.ws.close(1000, "client stopped");
+    this.updateLiveness();
   }
 
   /**
@@ -197,6 +301,7 @@ export class AuctionClient {
     const holders = this.joined.get(auctionId) ?? 0;
     this.joined.set(auctionId, holders + 1);
     if (holders > 0) return;
+    this.setJoinState({ auctionId, status: "joining" });
     if (this.currentState === "Connected") this.sendJoin(auctionId);
     else void this.pollOnce(auctionId);
   }
@@ -212,6 +317,9 @@ export class AuctionClient {
     this.joined.delete(auctionId);
     this.joinSentAt.delete(auctionId);
     this.views.delete(auctionId);
+    this.joinStates.delete(auctionId);
+    clearTimeout(this.joinRetries.get(auctionId)?.timer);
+    this.joinRetries.delete(auctionId);
     this.send({ action: "LeaveAuction", auctionId });
   }
 
@@ -222,7 +330,22 @@ export class AuctionClient {
 
   /** Fetches a snapshot over HTTP (`GET /api/auctions/{id}`) and merges it into the view. */
   async fetchAuction(auctionId: string): Promise<AuctionView> {
-    const { snapshot, sentAt, receivedAt } = await this.api.getAuction(auctionId);
+    let fetched: Awaited<ReturnType<AuctionApi["getAuction"]>>;
+    try {
+      fetched = await this.api.getAuction(auctionId, this.options.requestTimeoutMs);
+    } catch (error) {
+      if (error instanceof AuctionApiError) this.serverAnswered();
+      if (error instanceof AuctionApiError && error.status === 404 && this.joined.has(auctionId)) {
+        this.setJoinState({
+          auctionId,
+          status: "gone",
+          error: { kind: "poll", message: error.message, auctionId },
+        });
+      }
+      throw error;
+    }
+    const { snapshot, sentAt, receivedAt } = fetched;
+    this.serverAnswered();
     this.clock.observeRoundTrip(Date.parse(snapshot.serverTime), sentAt, receivedAt);
     const view = applyPolledSnapshot(this.views.get(auctionId), snapshot);
     if (this.joined.has(auctionId)) this.updateView(view);
@@ -270,17 +393,28 @@ export class AuctionClient {
     // stop() or a newer attempt may have happened while the token was being fetched.
     if (epoch !== this.epoch || this.currentState === "Disconnected") return;
     const url = new URL(this.options.url);
-    if (token) url.searchParams.set("token", token);
+    const inHeader = token && this.options.tokenTransport === "protocol";
+    if (token && !inHeader) url.searchParams.set("token", token);
     const Factory = this.options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketFactory);
     let ws: WebSocketLike;
     try {
-      ws = new Factory(url.toString());
-    } catch (error) {
-      this.events.emit("error", { kind: "socket", message: messageOf(error) });
+      ws = inHeader
+        ? new Factory(url.toString(), [SUBPROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`])
+        : new Factory(url.toString());
+    } catch {
+      // Not the exception's message: a browser's can quote the URL and protocols, token included.
+      this.events.emit("error", { kind: "socket", message: "the WebSocket could not be created" });
       this.lost(epoch);
       return;
     }
     this.socket = { ws, epoch };
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (epoch !== this.epoch || this.currentState === "Connected") return;
+      this.events.emit("error", { kind: "socket", message: "the connection did not open in time" });
+      this.lost(epoch);
+    }, this.options.connectTimeoutMs);
     ws.onopen = () => this.opened(epoch);
     ws.onmessage = (event) => {
       if (epoch === this.epoch && typeof event.data === "string") this.received(event.data, epoch);
@@ -300,11 +434,22 @@ export class AuctionClient {
 
   private opened(epoch: number): void {
     if (epoch !== this.epoch || !this.move("opened")) return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     this.retryCount = 0;
+    this.lastFrameAtMs = Date.now();
     this.stopPolling();
     this.joinSentAt.clear();
-    for (const auctionId of this.joined.keys()) this.sendJoin(auctionId);
+    for (const auctionId of this.joined.keys()) {
+      // A gone auction stays gone; every other one is joined afresh on the new connection.
+      if (this.joinStates.get(auctionId)?.status === "gone") continue;
+      clearTimeout(this.joinRetries.get(auctionId)?.timer);
+      this.joinRetries.delete(auctionId);
+      this.setJoinState({ auctionId, status: "joining" });
+      this.sendJoin(auctionId);
+    }
     this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+    this.updateLiveness();
   }
 
   /** The socket of `epoch` is gone (closed, failed to open, or silent): retry on the policy. */
@@ -320,6 +465,7 @@ export class AuctionClient {
     }
     this.clearTimers();
     if (!this.move("lost")) return;
+    this.updateLiveness();
     if (wasConnected || this.retryCount === 0) this.lostAtMs = Date.now();
     this.startPolling();
     const delay = this.retryPolicy.nextRetryDelayMs({
@@ -332,10 +478,73 @@ export class AuctionClient {
       return;
     }
     this.retryCount += 1;
+    this.retryAtMs = Date.now() + delay;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.currentState === "Reconnecting") void this.openSocket();
     }, delay);
+  }
+
+  /**
+   * The server answered over HTTP. While reconnecting that proves it is back: the next attempt
+   * comes at once (spread over 0.5 s so that a crowd does not reconnect in one instant) instead of
+   * at the end of the backoff (never later than it was due). An attempt already under way is left
+   * to finish.
+   */
+  private serverAnswered(): void {
+    this.lastPollOkAtMs = Date.now();
+    const delay = Math.floor(Math.random() * 500);
+    if (
+      this.currentState === "Reconnecting" &&
+      this.socket === undefined &&
+      this.retryTimer !== undefined &&
+      Date.now() + delay < this.retryAtMs
+    ) {
+      clearTimeout(this.retryTimer);
+      this.retryAtMs = Date.now() + delay;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.currentState === "Reconnecting" && this.socket === undefined) void this.openSocket();
+      }, delay);
+    }
+    this.updateLiveness();
+  }
+
+  /** The silence limit: `silenceFactor` × the shortest cadence among joined, active auctions. */
+  private silenceLimitMs(): number | undefined {
+    let cadence: number | undefined;
+    const now = this.serverNow();
+    for (const [auctionId, view] of this.views) {
+      if (view.pushIntervalSeconds === undefined || !this.joined.has(auctionId)) continue;
+      if (this.joinStates.get(auctionId)?.status !== "joined") continue;
+      if (displayAt(view, now).status !== "Active") continue;
+      cadence = Math.min(cadence ?? Number.POSITIVE_INFINITY, view.pushIntervalSeconds * 1000);
+    }
+    return cadence === undefined ? undefined : cadence * this.options.silenceFactor;
+  }
+
+  /** Pings a silent connection at once, and re-evaluates the liveness. */
+  private checkLiveness(): void {
+    if (this.currentState === "Connected") {
+      const limit = this.silenceLimitMs();
+      if (limit !== undefined && Date.now() - this.lastFrameAtMs > limit) this.ping();
+    }
+    this.updateLiveness();
+  }
+
+  private updateLiveness(): void {
+    const next = livenessAt({
+      state: this.currentState,
+      nowMs: Date.now(),
+      lastFrameAtMs: this.lastFrameAtMs,
+      silenceLimitMs: this.silenceLimitMs(),
+      lastPollOkAtMs: this.lastPollOkAtMs,
+      // A poll vouches until the next one is overdue.
+      pollFreshMs: this.options.pollIntervalMs + this.options.requestTimeoutMs,
+    });
+    if (next === this.currentLiveness) return;
+    this.currentLiveness = next;
+    this.events.emit("liveness", next);
   }
 
   private ping(): void {
@@ -366,7 +575,8 @@ export class AuctionClient {
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
-    this.retryTimer = this.pingTimer = this.pongTimer = undefined;
+    clearTimeout(this.connectTimer);
+    this.retryTimer = this.pingTimer = this.pongTimer = this.connectTimer = undefined;
     this.stopPolling();
   }
 
@@ -379,7 +589,9 @@ export class AuctionClient {
         this.pollTimer = undefined;
         return;
       }
-      for (const auctionId of this.joined.keys()) void this.pollOnce(auctionId);
+      for (const auctionId of this.joined.keys()) {
+        if (this.joinStates.get(auctionId)?.status !== "gone") void this.pollOnce(auctionId);
+      }
       this.pollTimer = setTimeout(tick, this.options.pollIntervalMs);
     };
     tick();
@@ -404,8 +616,15 @@ export class AuctionClient {
     const frame = parseServerFrame(text);
     if (frame === undefined) return;
     const receivedAt = Date.now();
+    // Any frame proves the connection alive, whatever the Ping out is waiting for.
+    this.lastFrameAtMs = receivedAt;
+    if (frame.type !== "Pong") {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = undefined;
+    }
     this.clock.observeOneWay(frame.sentAt, receivedAt);
     this.handle(frame, epoch, receivedAt);
+    this.updateLiveness();
   }
 
   private handle(frame: ServerFrame, epoch: number, receivedAt: number): void {
@@ -418,6 +637,8 @@ export class AuctionClient {
           this.joinSentAt.delete(snapshot.auctionId);
         }
         if (!this.joined.has(snapshot.auctionId)) return;
+        this.joinRetries.delete(snapshot.auctionId);
+        this.setJoinState({ auctionId: snapshot.auctionId, status: "joined" });
         this.updateView(applyJoinState(this.views.get(snapshot.auctionId), snapshot, epoch));
         this.events.emit("AuctionState", snapshot);
         return;
@@ -465,15 +686,55 @@ export class AuctionClient {
       }
       case "Error": {
         const data = frame.data as ErrorData;
-        this.events.emit("error", {
+        const error: ClientError = {
           kind: "server",
           message: data.message,
           ...(data.auctionId === undefined ? {} : { auctionId: data.auctionId }),
           frame: data,
-        });
+        };
+        if (data.action === "JoinAuction" && data.auctionId !== undefined) this.joinFailed(data.auctionId, error);
+        this.events.emit("error", error);
         return;
       }
     }
+  }
+
+  /**
+   * A join the server refused: `NotFound` is final (`gone`), `Unauthorized` and `BadRequest`
+   * wait for the next connection (`refused`), anything else (`RateLimited`, `InternalError`) is
+   * retried after 2, 4, 8 … 30 s with jitter while the auction stays `joining`.
+   */
+  private joinFailed(auctionId: string, error: ClientError): void {
+    if (!this.joined.has(auctionId)) return;
+    const code = error.frame?.code;
+    if (code === "NotFound") {
+      this.setJoinState({ auctionId, status: "gone", error });
+      return;
+    }
+    if (code === "Unauthorized" || code === "BadRequest") {
+      this.setJoinState({ auctionId, status: "refused", error });
+      return;
+    }
+    this.setJoinState({ auctionId, status: "joining", error });
+    const retry = this.joinRetries.get(auctionId) ?? { attempts: 0, timer: undefined };
+    clearTimeout(retry.timer);
+    const base = Math.min(30_000, 2_000 * 2 ** retry.attempts);
+    retry.attempts += 1;
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      if (this.joined.has(auctionId) && this.joinStates.get(auctionId)?.status === "joining") {
+        this.sendJoin(auctionId);
+      }
+    }, Math.round(base * (0.8 + 0.4 * Math.random())));
+    this.joinRetries.set(auctionId, retry);
+  }
+
+  private setJoinState(state: JoinState): void {
+    const previous = this.joinStates.get(state.auctionId);
+    if (previous?.status === state.status && previous.error === state.error) return;
+    this.joinStates.set(state.auctionId, state);
+    this.events.emit("join", state);
+    this.updateLiveness();
   }
 
   private merge(

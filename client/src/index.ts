@@ -17,7 +17,10 @@ export {
   type AuctionClientEvents,
   type AuctionClientOptions,
   type ClientError,
+  type JoinState,
+  SUBPROTOCOL,
 } from "./client.js";
+export { type JoinStatus, type Liveness, type LivenessInputs, livenessAt } from "./liveness.js";
 export { type WebSocketFactory, type WebSocketLike } from "./socket.js";
 export { ClockSync, formatPrice, minorDigits, type PriceSchedule, scheduledPrice } from "./price.js";
 export * from "./protocol.js";

@@ -17,7 +17,8 @@ import {
   useState,
 } from "react";
 import { AuctionApiError } from "./api.js";
-import type { AuctionClient, ClientError } from "./client.js";
+import type { AuctionClient, ClientError, JoinState } from "./client.js";
+import type { Liveness } from "./liveness.js";
 import type {
   AuctionStatus,
   BidAcceptedData,
@@ -63,6 +64,15 @@ export interface UseAuction {
   /** The connection state; `isConnected` is `connectionState === "Connected"`. */
   connectionState: ConnectionState;
   isConnected: boolean;
+  /**
+   * `live` (confirmed by the server within twice its announced cadence), `stale` (extrapolating
+   * without recent confirmation) or `offline`. Show it; do not present a stale price as live.
+   */
+  liveness: Liveness;
+  /** The membership: `joining`, `joined`, `gone` (no such auction) or `refused`, with the reason. */
+  join: JoinState | undefined;
+  /** Whether a bid placed now would be honoured as shown; disable the Buy button when not. */
+  canBid: boolean;
   lastError: ClientError | AuctionApiError | Error | undefined;
   lastBid: LastBid | undefined;
   /** Everything the client knows about the auction. */
@@ -87,14 +97,20 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
 
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const [connectionState, setConnectionState] = useState<ConnectionState>(client.state);
+  const [liveness, setLiveness] = useState<Liveness>(client.liveness);
   const [lastError, setLastError] = useState<UseAuction["lastError"]>(undefined);
   const [lastBid, setLastBid] = useState<LastBid | undefined>(undefined);
   const shownPrice = useRef<number | undefined>(undefined);
 
   useEffect(() => {
     setConnectionState(client.state);
+    setLiveness(client.liveness);
     const unsubscribe = [
       client.on("state", setConnectionState),
+      client.on("liveness", setLiveness),
+      client.on("join", (state) => {
+        if (state.auctionId === auctionId) rerender();
+      }),
       client.on("auction", (view) => {
         if (view.auctionId === auctionId) rerender();
       }),
@@ -150,6 +166,9 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
     endReason: view?.endReason,
     connectionState,
     isConnected: connectionState === "Connected",
+    liveness,
+    join: client.joinState(auctionId),
+    canBid: client.canBid(auctionId),
     lastError,
     lastBid,
     auction: view,

@@ -14,7 +14,7 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type WebSocketFactory = new (url: string) => WebSocketLike;
+export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** `WebSocket.OPEN`. */
 export const OPEN = 1;

@@ -37,6 +37,8 @@ export interface AuctionView extends PriceSchedule {
   activeViewersAtMs: number;
   /** The connection (see `AuctionClient`) whose frames last lowered price or items; 0 = a poll. */
   epoch: number;
+  /** The cadence the server announced (snapshot `pushIntervalSeconds`), if it did. */
+  pushIntervalSeconds: number | undefined;
 }
 
 const STATUS_ORDER: Record<AuctionStatus, number> = { Scheduled: 0, Active: 1, Ended: 2 };
@@ -66,6 +68,10 @@ export function viewFromSnapshot(snapshot: AuctionSnapshot, epoch: number): Auct
     activeViewers: snapshot.activeViewers,
     activeViewersAtMs: Date.parse(snapshot.serverTime),
     epoch,
+    pushIntervalSeconds:
+      typeof snapshot.pushIntervalSeconds === "number" && snapshot.pushIntervalSeconds > 0
+        ? snapshot.pushIntervalSeconds
+        : undefined,
   };
 }
 

@@ -57,16 +57,31 @@ describe("AuctionClient connection", () => {
     expect(states).toEqual(["Connecting", "Connected", "Reconnecting", "Connected", "Disconnected"]);
   });
 
-  it("asks the token factory before every connect and puts the token in the URL", async () => {
+  it("asks the token factory before every connect and sends the token as a subprotocol, never in the URL", async () => {
     let n = 0;
     const c = client({ token: async () => `token-${++n}` });
     c.connect();
     await settle();
-    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws?token=token-1");
+    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws");
+    expect(FakeWebSocket.last().protocols).toEqual(["auction.v1", "bearer.token-1"]);
     FakeWebSocket.last().open();
     FakeWebSocket.last().drop();
     await vi.advanceTimersByTimeAsync(0);
-    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws?token=token-2");
+    expect(FakeWebSocket.last().protocols).toEqual(["auction.v1", "bearer.token-2"]);
+  });
+
+  it("puts the token in ?token= with tokenTransport query, and offers no subprotocol without a token", async () => {
+    const c = client({ token: () => "t-1", tokenTransport: "query" });
+    c.connect();
+    await settle();
+    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws?token=t-1");
+    expect(FakeWebSocket.last().protocols).toEqual([]);
+    c.stop();
+    const anonymous = client();
+    anonymous.connect();
+    await settle();
+    expect(FakeWebSocket.last().url).toBe("ws://auction.test/ws");
+    expect(FakeWebSocket.last().protocols).toEqual([]);
   });
 
   it("retries on the policy's schedule and never gives up", async () => {
@@ -146,18 +161,24 @@ describe("AuctionClient connection", () => {
     c.join("a1");
     ws.push("AuctionState", snapshot({ currentPrice: 90 }));
     expect(fetchMock).not.toHaveBeenCalled();
-    fetchMock.mockImplementation(async () => json(200, snapshot({ currentPrice: 80, remainingItems: 2 })));
+    // The server is unreachable for the first two polls.
+    fetchMock
+      .mockRejectedValueOnce(new TypeError("Failed to fetch"))
+      .mockRejectedValueOnce(new TypeError("Failed to fetch"))
+      .mockImplementation(async () => json(200, snapshot({ currentPrice: 80, remainingItems: 2 })));
     ws.drop();
     await settle();
     expect(fetchMock).toHaveBeenCalledTimes(1); // at once
     expect(String(fetchMock.mock.calls[0]?.[0])).toBe("http://auction.test/api/auctions/a1");
-    await settle();
-    expect(c.auction("a1")).toMatchObject({ currentPrice: 80, remainingItems: 2 });
     await vi.advanceTimersByTimeAsync(5_000);
     expect(fetchMock).toHaveBeenCalledTimes(2);
+    expect(FakeWebSocket.instances.length).toBe(1); // the retry waits its 12 s
     await vi.advanceTimersByTimeAsync(5_000);
     expect(fetchMock).toHaveBeenCalledTimes(3);
-    await vi.advanceTimersByTimeAsync(2_000); // the retry at 12 s
+    expect(c.auction("a1")).toMatchObject({ currentPrice: 80, remainingItems: 2 });
+    // That poll answered: the server is back, so the next attempt comes within 0.5 s, not at 12 s.
+    await vi.advanceTimersByTimeAsync(500);
+    expect(FakeWebSocket.instances.length).toBe(2);
     ws = FakeWebSocket.last();
     ws.open();
     await vi.advanceTimersByTimeAsync(60_000);
@@ -172,7 +193,7 @@ describe("AuctionClient connection", () => {
     ws.push("Pong", {});
     await vi.advanceTimersByTimeAsync(240_000);
     expect(ws.actions()).toEqual([{ action: "Ping" }, { action: "Ping" }]);
-    await vi.advanceTimersByTimeAsync(30_000); // no Pong this time
+    await vi.advanceTimersByTimeAsync(5_000); // no Pong this time
     expect(c.state).toBe("Reconnecting");
     await vi.advanceTimersByTimeAsync(1); // the immediate retry (fake timers put a 0 ms timer set during a tick 1 ms later)
     expect(FakeWebSocket.instances.length).toBe(2);
@@ -284,5 +305,155 @@ describe("AuctionClient bids", () => {
     ws.push("BidAccepted", { ...frame, auctionId: "a1" });
     ws.push("BidAccepted", { ...frame, auctionId: "a1" });
     expect(seen).toEqual(["b-1"]);
+  });
+});
+
+describe("AuctionClient liveness", () => {
+  it("goes stale after twice the announced cadence without a frame, Pings at once, and is live again on Pong", async () => {
+    const c = client();
+    const seen: string[] = [];
+    c.on("liveness", (l) => seen.push(l));
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("AuctionState", snapshot({ pushIntervalSeconds: 1 }));
+    expect(c.liveness).toBe("live");
+    expect(c.canBid("a1")).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_900);
+    expect(c.liveness).toBe("live");
+    expect(ws.actions()).toEqual([{ action: "JoinAuction", auctionId: "a1" }]);
+    await vi.advanceTimersByTimeAsync(350);
+    expect(c.liveness).toBe("stale");
+    expect(c.canBid("a1")).toBe(false);
+    expect(ws.actions().at(-1)).toEqual({ action: "Ping" });
+    ws.push("Pong", {});
+    expect(c.liveness).toBe("live");
+    expect(seen).toEqual(["live", "stale", "live"]);
+  });
+
+  it("counts the connection lost when the silence Ping gets no Pong within 5 s, then offline while polls fail", async () => {
+    const c = client({ retryPolicy: { nextRetryDelayMs: () => 30_000 } });
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("AuctionState", snapshot({ pushIntervalSeconds: 2 }));
+    fetchMock.mockRejectedValue(new TypeError("Failed to fetch"));
+    await vi.advanceTimersByTimeAsync(4_250);
+    expect(c.liveness).toBe("stale");
+    await vi.advanceTimersByTimeAsync(4_900);
+    expect(c.state).toBe("Connected");
+    await vi.advanceTimersByTimeAsync(200);
+    expect(c.state).toBe("Reconnecting");
+    expect(c.liveness).toBe("offline");
+  });
+
+  it("any frame answers for the connection, and no cadence (nothing active) means no silence limit", async () => {
+    const c = client();
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("AuctionState", snapshot({ status: "Ended", endReason: "SoldOut", pushIntervalSeconds: 1 }));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(c.liveness).toBe("live");
+    expect(ws.actions()).toEqual([{ action: "JoinAuction", auctionId: "a1" }]);
+    expect(c.canBid("a1")).toBe(false); // ended
+  });
+
+  it("is stale while the socket is down but polls answer, offline once they stop answering", async () => {
+    const c = client({ retryPolicy: { nextRetryDelayMs: () => 60_000 } });
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("AuctionState", snapshot());
+    ws.drop();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(c.state).toBe("Reconnecting");
+    expect(c.liveness).toBe("stale"); // the poll at the loss answered
+    await vi.advanceTimersByTimeAsync(500);
+    expect(FakeWebSocket.instances.length).toBe(2); // that answer brought the next attempt forward
+    FakeWebSocket.last().drop(); // which fails too
+    fetchMock.mockRejectedValue(new TypeError("Failed to fetch"));
+    await vi.advanceTimersByTimeAsync(9_500);
+    expect(c.liveness).toBe("offline");
+  });
+
+  it("gives up on a socket that does not open within 10 s and tries again", async () => {
+    const c = client({ retryPolicy: { nextRetryDelayMs: () => 1_000 } });
+    c.connect();
+    await settle();
+    expect(FakeWebSocket.instances.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(c.state).toBe("Reconnecting");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(FakeWebSocket.instances.length).toBe(2);
+  });
+
+  it("gives a poll that gets no answer up after 4 s", async () => {
+    const c = client();
+    const errors: string[] = [];
+    c.on("error", (e) => errors.push(`${e.kind}: ${e.message}`));
+    fetchMock.mockImplementation(() => new Promise<Response>(() => {}));
+    c.join("a1");
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(errors).toEqual(["poll: no answer within 4 s"]);
+  });
+});
+
+describe("AuctionClient join states", () => {
+  it("a NotFound join makes the auction gone: not re-joined after a reconnect, not polled", async () => {
+    const c = client();
+    const states: string[] = [];
+    c.on("join", (s) => states.push(s.status));
+    let ws = await connected(c);
+    c.join("a1");
+    ws.push("Error", { action: "JoinAuction", code: "NotFound", message: "no such auction", auctionId: "a1" });
+    expect(c.joinState("a1")).toMatchObject({ status: "gone", error: { frame: { code: "NotFound" } } });
+    expect(states).toEqual(["joining", "gone"]);
+    ws.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fetchMock).not.toHaveBeenCalled();
+    ws = FakeWebSocket.last();
+    ws.open();
+    expect(ws.actions()).toEqual([]);
+    expect(c.canBid("a1")).toBe(false);
+  });
+
+  it("a 404 poll makes the auction gone", async () => {
+    fetchMock.mockResolvedValue(json(404, { status: 404, title: "Not Found", detail: "no such auction" }));
+    const c = client();
+    c.join("a1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(c.joinState("a1")).toMatchObject({ status: "gone", error: { kind: "poll" } });
+  });
+
+  it("an Unauthorized join is refused until the next connection, which joins again", async () => {
+    const c = client();
+    let ws = await connected(c);
+    c.join("a1");
+    ws.push("Error", { action: "JoinAuction", code: "Unauthorized", message: "another tenant's auction", auctionId: "a1" });
+    expect(c.joinState("a1")?.status).toBe("refused");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(ws.actions().filter((a) => (a as { action: string }).action === "JoinAuction")).toHaveLength(1);
+    ws.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    ws = FakeWebSocket.last();
+    ws.open();
+    expect(ws.actions()).toEqual([{ action: "JoinAuction", auctionId: "a1" }]);
+    expect(c.joinState("a1")?.status).toBe("joining");
+  });
+
+  it("a RateLimited or InternalError join is retried with backoff until it is joined", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const c = client();
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("Error", { action: "JoinAuction", code: "RateLimited", message: "slow down", auctionId: "a1" });
+    expect(c.joinState("a1")).toMatchObject({ status: "joining", error: { frame: { code: "RateLimited" } } });
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(ws.actions()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ws.actions()).toHaveLength(2);
+    ws.push("Error", { action: "JoinAuction", code: "InternalError", message: "try again", auctionId: "a1" });
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(ws.actions()).toHaveLength(3);
+    ws.push("AuctionState", snapshot());
+    expect(c.joinState("a1")).toEqual({ auctionId: "a1", status: "joined" });
+    vi.restoreAllMocks();
   });
 });

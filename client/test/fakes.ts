@@ -19,7 +19,13 @@ export class FakeWebSocket {
   onmessage: ((event: { data: unknown }) => void) | null = null;
   readonly sent: unknown[] = [];
 
-  constructor(readonly url: string) {
+  readonly protocols: string[];
+
+  constructor(
+    readonly url: string,
+    protocols?: string | string[],
+  ) {
+    this.protocols = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : protocols;
     FakeWebSocket.instances.push(this);
   }
 
@@ -76,6 +82,7 @@ export function snapshot(overrides: Partial<AuctionSnapshot> = {}): AuctionSnaps
     totalItems: 5,
     remainingItems: 5,
     activeViewers: 1,
+    pushIntervalSeconds: 1,
     serverTime: new Date(now).toISOString(),
     ...overrides,
   };

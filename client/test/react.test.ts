@@ -65,10 +65,28 @@ describe("useAuction", () => {
 
     act(() => ws.push("ItemSold", { auctionId: "a1", remainingItems: 2 }));
     expect(latest?.remainingItems).toBe(2);
+    expect(latest).toMatchObject({ liveness: "live", join: { status: "joined" }, canBid: true });
 
+    // Silence past twice the cadence: stale, and no Buy.
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(2_250);
+    });
+    expect(latest).toMatchObject({ liveness: "stale", canBid: false });
+
+    fetchMock.mockRejectedValue(new TypeError("Failed to fetch"));
     act(() => ws.drop());
     expect(latest?.isConnected).toBe(false);
     expect(latest?.connectionState).toBe("Reconnecting");
+    expect(latest).toMatchObject({ liveness: "offline", canBid: false });
+
+    // The re-join finds the auction gone.
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(1_000);
+    });
+    const next = FakeWebSocket.last();
+    act(() => next.open());
+    act(() => next.push("Error", { action: "JoinAuction", code: "NotFound", message: "no such auction", auctionId: "a1" }));
+    expect(latest?.join).toMatchObject({ status: "gone" });
 
     act(() => root.render(createElement("div")));
     expect(client.joinedAuctions()).toEqual([]);

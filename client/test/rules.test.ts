@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { livenessAt } from "../src/liveness.js";
 import { ClockSync, scheduledPrice } from "../src/price.js";
 import { defaultRetryPolicy } from "../src/retry.js";
 import { type ConnectionEvent, type ConnectionState, transition } from "../src/state.js";
@@ -172,5 +173,33 @@ describe("merging frames", () => {
     const lowered = applyPriceUpdated(rejoined, { auctionId: "a1", currentPrice: 80, currency: "EUR", dropsRemaining: 60 }, 2);
     const late = lowered && applyJoinState(lowered, snapshot({ currentPrice: 99 }), 2);
     expect(late?.currentPrice).toBe(80);
+  });
+});
+
+describe("livenessAt", () => {
+  const base = {
+    state: "Connected" as ConnectionState,
+    nowMs: 100_000,
+    lastFrameAtMs: 95_000,
+    silenceLimitMs: 10_000 as number | undefined,
+    lastPollOkAtMs: Number.NEGATIVE_INFINITY,
+    pollFreshMs: 9_000,
+  };
+  it("is live on an open socket heard from within the limit, or with no limit", () => {
+    expect(livenessAt(base)).toBe("live");
+    expect(livenessAt({ ...base, lastFrameAtMs: 0, silenceLimitMs: undefined })).toBe("live");
+  });
+  it("is stale on an open socket silent past the limit", () => {
+    expect(livenessAt({ ...base, lastFrameAtMs: 89_999 })).toBe("stale");
+  });
+  it("is stale while reconnecting with a fresh poll, offline without one", () => {
+    for (const state of ["Connecting", "Reconnecting"] as const) {
+      expect(livenessAt({ ...base, state, lastPollOkAtMs: 91_000 })).toBe("stale");
+      expect(livenessAt({ ...base, state, lastPollOkAtMs: 90_999 })).toBe("offline");
+      expect(livenessAt({ ...base, state })).toBe("offline");
+    }
+  });
+  it("is offline when disconnected, whatever the polls said", () => {
+    expect(livenessAt({ ...base, state: "Disconnected", lastPollOkAtMs: 100_000 })).toBe("offline");
   });
 });
