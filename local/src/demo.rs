@@ -76,6 +76,7 @@ mod assets {
         ("api.js", include_str!("../../client/dist/api.js")),
         ("client.js", include_str!("../../client/dist/client.js")),
         ("emitter.js", include_str!("../../client/dist/emitter.js")),
+        ("liveness.js", include_str!("../../client/dist/liveness.js")),
         ("price.js", include_str!("../../client/dist/price.js")),
         ("protocol.js", include_str!("../../client/dist/protocol.js")),
         ("retry.js", include_str!("../../client/dist/retry.js")),

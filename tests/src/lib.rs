@@ -130,6 +130,28 @@ impl Client {
         Self { socket }
     }
 
+    /// Connects offering the subprotocols `protocols` (`Sec-WebSocket-Protocol`), as the
+    /// TypeScript client does with `auction.v1, bearer.<token>`; returns the one the handshake
+    /// selected too.
+    pub async fn connect_with_protocols(
+        stack: &Running,
+        protocols: &str,
+    ) -> (Self, Option<String>) {
+        let mut request = stack.ws_url().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("handshake succeeds");
+        let selected = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (Self { socket }, selected)
+    }
+
     /// Sends a text frame.
     pub async fn send_text(&mut self, text: impl Into<String>) {
         self.socket

@@ -13,6 +13,7 @@ use tests::{
     token_expiring,
 };
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 async fn viewers(stack: &tests::Running, auction: &AuctionId) -> u64 {
     stack
@@ -782,4 +783,44 @@ async fn the_demo_page_and_its_client_modules_are_served() {
         get("/_local/demo-token?sub=a%20b").await.unwrap().status(),
         400
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_can_travel_as_a_subprotocol_and_auction_v1_is_selected() {
+    let stack = start().await;
+    let auction = create_auction(&stack, "acme", 5).await;
+    let id = auction.id.to_string();
+    let bearer = format!("auction.v1, bearer.{}", token("alice", "acme", &[]));
+    let (mut alice, selected) = Client::connect_with_protocols(&stack, &bearer).await;
+    assert_eq!(selected.as_deref(), Some("auction.v1"));
+    // The identity came from the subprotocol: alice of tenant acme may watch acme's auction.
+    assert_eq!(alice.join_and_state(&id).await["auctionId"], id.as_str());
+
+    // A forged token in the subprotocol fails the handshake like one in the URL.
+    let mut request = stack.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "auction.v1, bearer.not-a-jwt".parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        other => panic!("a forged token must fail the handshake with 401: {other:?}"),
+    }
+
+    // Another subprotocol is not selected, and a client (a browser too) then fails the
+    // handshake; an anonymous viewer offering only auction.v1 gets it.
+    let mut request = stack.ws_url().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "chat".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Protocol(e)) => {
+            assert!(e.to_string().contains("subprotocol"), "{e}");
+        }
+        other => panic!("no subprotocol may be selected for `chat`: {other:?}"),
+    }
+    let (_, anonymous) = Client::connect_with_protocols(&stack, "auction.v1").await;
+    assert_eq!(anonymous.as_deref(), Some("auction.v1"));
 }

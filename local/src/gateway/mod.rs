@@ -238,11 +238,25 @@ impl Gateway {
     }
 
     async fn invoke_route(&self, function: Function, event: Value) -> Option<i64> {
+        self.invoke_route_response(function, event)
+            .await
+            .map(|(status, _)| status)
+    }
+
+    /// A route's status code and response (for `$connect`, whose headers reach the handshake).
+    async fn invoke_route_response(
+        &self,
+        function: Function,
+        event: Value,
+    ) -> Option<(i64, Value)> {
         match self.invoker.invoke(function, event).await {
-            Ok(result) => result
-                .get("statusCode")
-                .and_then(Value::as_i64)
-                .or(Some(200)),
+            Ok(result) => Some((
+                result
+                    .get("statusCode")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(200),
+                result,
+            )),
             Err(e) => {
                 tracing::error!(function = function.name(), error = %e, "function failed");
                 None

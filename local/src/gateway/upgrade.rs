@@ -117,12 +117,17 @@ pub(super) async fn upgrade(
         "requestContext": context,
         "isBase64Encoded": false,
     });
-    match gateway
-        .invoke_route(Function::Route(Route::Connect), connect_event)
+    // As API Gateway does, the handshake carries the `Sec-WebSocket-Protocol` that `$connect`
+    // returned, and nothing when it returned none.
+    let selected_protocol = match gateway
+        .invoke_route_response(Function::Route(Route::Connect), connect_event)
         .await
     {
-        Some(status) if (200..300).contains(&status) => {}
-        Some(status) => {
+        Some((status, response)) if (200..300).contains(&status) => response_header(
+            &response,
+            axum::http::header::SEC_WEBSOCKET_PROTOCOL.as_str(),
+        ),
+        Some((status, _)) => {
             let status = u16::try_from(status)
                 .ok()
                 .and_then(|s| StatusCode::from_u16(s).ok())
@@ -130,7 +135,7 @@ pub(super) async fn upgrade(
             return status.into_response();
         }
         None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    };
 
     // Registered (postable) from here, as API Gateway's connection is once `$connect` allowed it;
     // posts that come before the socket is up wait on the sink's lock, held until then.
@@ -150,6 +155,10 @@ pub(super) async fn upgrade(
     if let Ok(mut registry) = gateway.live.write() {
         registry.insert(connection_id.clone(), Arc::clone(&live));
     }
+    let upgrade = match selected_protocol {
+        Some(protocol) => upgrade.protocols([protocol]),
+        None => upgrade,
+    };
     upgrade
         // Small buffers: an idle connection should cost a few KB (tungstenite's defaults are 128 KB).
         .read_buffer_size(4 * 1024)
@@ -172,4 +181,14 @@ pub(super) async fn upgrade(
                 .into_boxed_str();
             serve(gateway, connection_id, live, authorizer, socket, pending)
         })
+}
+
+/// A header of a Lambda proxy response (`headers`, any case), as API Gateway reads it.
+fn response_header(response: &Value, name: &str) -> Option<String> {
+    response["headers"]
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .and_then(|(_, value)| value.as_str())
+        .map(str::to_owned)
 }

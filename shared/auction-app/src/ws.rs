@@ -139,7 +139,30 @@ pub fn roles_from_context(value: &str) -> Vec<String> {
     roles
 }
 
+/// The subprotocol a client offers to be served this protocol; `$connect` selects it.
+pub const SUBPROTOCOL: &str = "auction.v1";
+/// The prefix of the offered subprotocol that carries the token (`bearer.<JWT>`): a browser can
+/// set no other header on a WebSocket upgrade, and a URL's `?token=` ends up in logs and consoles.
+pub const BEARER_SUBPROTOCOL_PREFIX: &str = "bearer.";
+
+/// The subprotocols a request offers (`Sec-WebSocket-Protocol`, comma-separated, maybe repeated).
+fn offered_subprotocols(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+/// The token: the `bearer.<JWT>` subprotocol, else `?token=`, else `Authorization: Bearer`.
 fn bearer(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<String> {
+    if let Some(token) =
+        offered_subprotocols(&event.headers).find_map(|p| p.strip_prefix(BEARER_SUBPROTOCOL_PREFIX))
+    {
+        return Some(token.to_owned());
+    }
     if let Some(token) = event.query_string_parameters.first("token") {
         return Some(token.to_owned());
     }
@@ -154,8 +177,8 @@ fn bearer(event: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<String
         .then(|| token.trim().to_owned())
 }
 
-/// The `$connect` REQUEST authorizer: verifies the token (`?token=` or `Authorization: Bearer`)
-/// and allows the connection with the identity in the context.
+/// The `$connect` REQUEST authorizer: verifies the token (the `bearer.<JWT>` subprotocol,
+/// `?token=` or `Authorization: Bearer`) and allows the connection with the identity in the context.
 ///
 /// # Errors
 /// [`AuthorizerError::Unauthorized`] for a missing (when anonymous viewing is off), invalid,
@@ -239,7 +262,10 @@ fn identity_of(event: &ApiGatewayWebsocketProxyRequest) -> Identity {
 }
 
 /// `$connect`: records the connection with its identity and expiry. Never posts. A user who
-/// already holds the most connections allowed is refused with 429 (the handshake's status).
+/// already holds the most connections allowed is refused with 429 (the handshake's status). A
+/// client that offered the [`SUBPROTOCOL`] gets it selected in the response's
+/// `Sec-WebSocket-Protocol` (API Gateway passes the header on; a browser that offered
+/// subprotocols fails a handshake that selects none).
 ///
 /// # Errors
 /// [`HandlerError`] when the store fails (the handshake then fails).
@@ -254,7 +280,16 @@ pub async fn connect(
         .connect(id, identity_of(&event), connected_at)
         .await
     {
-        Ok(_) => Ok(respond(200)),
+        Ok(_) => {
+            let mut response = respond(200);
+            if offered_subprotocols(&event.headers).any(|p| p == SUBPROTOCOL) {
+                response.headers.insert(
+                    http::header::SEC_WEBSOCKET_PROTOCOL,
+                    http::HeaderValue::from_static(SUBPROTOCOL),
+                );
+            }
+            Ok(response)
+        }
         Err(ConnectError::TooManyConnections(max)) => {
             tracing::info!(
                 connection = id,
