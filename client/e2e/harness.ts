@@ -16,13 +16,21 @@ export const ARTIFACTS = resolve(here, "artifacts");
 
 export interface LocalStack {
   url: string;
+  port: number;
   demoAuctionId: string;
   process: ChildProcess;
   stop(): Promise<void>;
+  /** SIGSTOP: the process keeps its sockets but answers nothing, like a frozen server. */
+  freeze(): void;
+  /** SIGCONT. */
+  thaw(): void;
 }
 
-/** Runs `auction-local --port 0` with 1 s price and viewer-count intervals. */
-export async function startLocal(): Promise<LocalStack> {
+/**
+ * Runs `auction-local` with 1 s price and viewer-count intervals, on `options.port` (default: a
+ * free one; a restart passes the port of the stack it replaces).
+ */
+export async function startLocal(options: { port?: number } = {}): Promise<LocalStack> {
   const bin = process.env.AUCTION_LOCAL_BIN ?? resolve(here, "../../target/debug/auction-local");
   if (!existsSync(bin)) {
     throw new Error(
@@ -31,7 +39,7 @@ export async function startLocal(): Promise<LocalStack> {
   }
   const child = spawn(
     bin,
-    ["--port", "0", "--price-update-interval", "1", "--viewer-count-interval", "1"],
+    ["--port", String(options.port ?? 0), "--price-update-interval", "1", "--viewer-count-interval", "1"],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
   );
   const lines = createInterface({ input: child.stdout! });
@@ -51,12 +59,16 @@ export async function startLocal(): Promise<LocalStack> {
   });
   return {
     url: url!,
+    port: Number(new URL(url!).port),
     demoAuctionId,
     process: child,
+    freeze: () => child.kill("SIGSTOP"),
+    thaw: () => child.kill("SIGCONT"),
     stop: () =>
       new Promise((done) => {
         if (child.exitCode !== null) return done();
         child.once("exit", () => done());
+        child.kill("SIGCONT");
         child.kill("SIGTERM");
       }),
   };
@@ -91,4 +103,28 @@ export async function demoToken(url: string, sub: string): Promise<string> {
   const response = await fetch(`${url}/_local/demo-token?sub=${encodeURIComponent(sub)}`);
   if (!response.ok) throw new Error(`demo-token: HTTP ${response.status}`);
   return ((await response.json()) as { token: string }).token;
+}
+
+/** Every console message and page error of the pages it watches, to check what they print. */
+export class ConsoleLog {
+  readonly lines: string[] = [];
+  watch(page: import("playwright-core").Page): void {
+    page.on("console", (message) => this.lines.push(`${message.type()}: ${message.text()}`));
+    page.on("pageerror", (error) => this.lines.push(`pageerror: ${error.message}`));
+    page.on("requestfailed", (request) => this.lines.push(`requestfailed: ${request.url()}`));
+  }
+}
+
+/** Runs axe-core in the page; returns the violations of impact serious or critical. */
+export async function seriousA11yViolations(page: import("playwright-core").Page): Promise<string[]> {
+  const axePath = resolve(here, "../node_modules/axe-core/axe.min.js");
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const result = await axe.run(document);
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.targets.join(", ")})`);
 }

@@ -70,6 +70,7 @@ mod assets {
     pub const INDEX_HTML: &str = include_str!("../demo/index.html");
     pub const DEMO_JS: &str = include_str!("../demo/demo.js");
     pub const DEMO_CSS: &str = include_str!("../demo/demo.css");
+    pub const FAVICON_SVG: &str = include_str!("../demo/favicon.svg");
     /// `client/dist/*.js`: the same ES modules the npm package ships.
     pub const CLIENT: &[(&str, &str)] = &[
         ("index.js", include_str!("../../client/dist/index.js")),
@@ -120,6 +121,15 @@ pub fn routes(auth: &AuthConfig) -> axum::Router {
         .route(
             "/demo.css",
             get(|| async { page("text/css; charset=utf-8", assets::DEMO_CSS) }),
+        )
+        // Browsers ask for /favicon.ico whatever the page says; both get the SVG.
+        .route(
+            "/favicon.svg",
+            get(|| async { page("image/svg+xml", assets::FAVICON_SVG) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { page("image/svg+xml", assets::FAVICON_SVG) }),
         )
         .route("/client/{file}", get(client_module))
         .route("/_local/demo-token", get(demo_token))

@@ -757,6 +757,11 @@ async fn the_demo_page_and_its_client_modules_are_served() {
     );
     assert!(module.text().await.unwrap().contains("class AuctionClient"));
     assert_eq!(get("/client/nope.js").await.unwrap().status(), 404);
+    for icon in ["/favicon.ico", "/favicon.svg"] {
+        let served = get(icon).await.unwrap();
+        assert_eq!(served.status(), 200, "{icon}");
+        assert_eq!(served.headers()["content-type"], "image/svg+xml");
+    }
     // Every module of the built client is served, so no import of the page can fail.
     let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/dist");
     for entry in std::fs::read_dir(&dist).unwrap() {
