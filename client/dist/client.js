@@ -518,7 +518,7 @@ export class AuctionClient {
             }
             case "PriceUpdated": {
                 const data = frame.data;
-                this.merge(data.auctionId, (view) => applyPriceUpdated(view, data, epoch));
+                this.merge(data.auctionId, (view) => applyPriceUpdated(view, data, epoch, frame.sentAt));
                 this.events.emit("PriceUpdated", data);
                 return;
             }

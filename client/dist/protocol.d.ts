@@ -46,6 +46,10 @@ export interface PriceUpdatedData {
     currentPrice: number;
     currency: string;
     dropsRemaining: number;
+    /** The cadence the server keeps for this auction from now on (absent from older servers). */
+    pushIntervalSeconds?: number;
+    /** The viewer count, carried by a large group's push (which gets no `ViewerCountUpdated`). */
+    activeViewers?: number;
 }
 export interface ViewerCountUpdatedData {
     auctionId: string;

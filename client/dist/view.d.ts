@@ -39,8 +39,12 @@ export declare function viewFromSnapshot(snapshot: AuctionSnapshot, epoch: numbe
 export declare function applyJoinState(previous: AuctionView | undefined, snapshot: AuctionSnapshot, epoch: number): AuctionView;
 /** Merges a polled snapshot (`GET /api/auctions/{id}`): nothing moves backwards. */
 export declare function applyPolledSnapshot(previous: AuctionView | undefined, snapshot: AuctionSnapshot): AuctionView;
-/** `PriceUpdated`: only a lower price counts; `undefined` when nothing changed. */
-export declare function applyPriceUpdated(view: AuctionView, data: PriceUpdatedData, epoch: number): AuctionView | undefined;
+/**
+ * `PriceUpdated`: only a lower price counts; the cadence it announces replaces the one held, and
+ * a viewer count riding along (a large group's) counts like `ViewerCountUpdated`. `undefined`
+ * when nothing changed.
+ */
+export declare function applyPriceUpdated(view: AuctionView, data: PriceUpdatedData, epoch: number, sentAtMs?: number): AuctionView | undefined;
 /** `ViewerCountUpdated`: a count older than the one shown is ignored. */
 export declare function applyViewerCount(view: AuctionView, data: ViewerCountUpdatedData, sentAtMs: number): AuctionView | undefined;
 /**

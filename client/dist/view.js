@@ -74,17 +74,32 @@ export function applyPolledSnapshot(previous, snapshot) {
         epoch: previous.epoch,
     };
 }
-/** `PriceUpdated`: only a lower price counts; `undefined` when nothing changed. */
-export function applyPriceUpdated(view, data, epoch) {
-    if (!(data.currentPrice < view.currentPrice))
-        return undefined;
-    return {
-        ...view,
-        status: laterStatus(view.status, "Active"),
-        currentPrice: data.currentPrice,
-        dropsRemaining: Math.min(view.dropsRemaining, data.dropsRemaining),
-        epoch,
-    };
+/**
+ * `PriceUpdated`: only a lower price counts; the cadence it announces replaces the one held, and
+ * a viewer count riding along (a large group's) counts like `ViewerCountUpdated`. `undefined`
+ * when nothing changed.
+ */
+export function applyPriceUpdated(view, data, epoch, sentAtMs = Number.NaN) {
+    let next;
+    if (data.currentPrice < view.currentPrice) {
+        next = {
+            ...view,
+            status: laterStatus(view.status, "Active"),
+            currentPrice: data.currentPrice,
+            dropsRemaining: Math.min(view.dropsRemaining, data.dropsRemaining),
+            epoch,
+        };
+    }
+    const cadence = data.pushIntervalSeconds;
+    if (typeof cadence === "number" && cadence > 0 && cadence !== (next ?? view).pushIntervalSeconds) {
+        next = { ...(next ?? view), pushIntervalSeconds: cadence };
+    }
+    if (typeof data.activeViewers === "number") {
+        const counted = applyViewerCount(next ?? view, { auctionId: data.auctionId, activeViewers: data.activeViewers }, sentAtMs);
+        if (counted !== undefined)
+            next = counted;
+    }
+    return next;
 }
 /** `ViewerCountUpdated`: a count older than the one shown is ignored. */
 export function applyViewerCount(view, data, sentAtMs) {

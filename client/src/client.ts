@@ -645,7 +645,7 @@ export class AuctionClient {
       }
       case "PriceUpdated": {
         const data = frame.data as ServerFrameData["PriceUpdated"];
-        this.merge(data.auctionId, (view) => applyPriceUpdated(view, data, epoch));
+        this.merge(data.auctionId, (view) => applyPriceUpdated(view, data, epoch, frame.sentAt));
         this.events.emit("PriceUpdated", data);
         return;
       }

@@ -142,6 +142,25 @@ describe("merging frames", () => {
     expect(applyPriceUpdated(view, { auctionId: "a1", currentPrice: 85, currency: "EUR", dropsRemaining: 65 }, 1)?.currentPrice).toBe(85);
   });
 
+  it("takes a large group's cadence and viewer count from PriceUpdated, whatever the price", () => {
+    const view = base();
+    const slower = applyPriceUpdated(
+      view,
+      { auctionId: "a1", currentPrice: 95, currency: "EUR", dropsRemaining: 75, pushIntervalSeconds: 30, activeViewers: 12_000 },
+      1,
+      view.activeViewersAtMs + 1,
+    );
+    expect(slower).toMatchObject({ currentPrice: 90, pushIntervalSeconds: 30, activeViewers: 12_000 });
+    // An older count riding along does not replace a newer one.
+    const older = applyPriceUpdated(
+      slower!,
+      { auctionId: "a1", currentPrice: 89, currency: "EUR", dropsRemaining: 74, pushIntervalSeconds: 30, activeViewers: 11_000 },
+      1,
+      view.activeViewersAtMs,
+    );
+    expect(older).toMatchObject({ currentPrice: 89, activeViewers: 12_000 });
+  });
+
   it("keeps the lowest item count, also when ItemSold arrives after AuctionEnded", () => {
     const ended = applyAuctionEnded(base(), { auctionId: "a1", reason: "FloorReached" });
     expect(ended?.status).toBe("Ended");

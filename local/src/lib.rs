@@ -27,7 +27,7 @@ use auction_aws::eventbridge::EventBridgePublisher;
 use auction_aws::jwt::{AuthConfig, TokenVerifier};
 use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
-use auction_core::domain::{EpochMillis, PushCadence};
+use auction_core::domain::EpochMillis;
 use auction_core::rate::RateLimit;
 use auction_core::services::{CatalogLimits, MembershipLimits};
 use aws_config::{BehaviorVersion, Region};
@@ -83,6 +83,11 @@ pub struct LocalConfig {
     pub price_update_interval_seconds: u32,
     /// Seconds between `ViewerCountUpdated` pushes per auction.
     pub viewer_count_interval_seconds: u32,
+    /// From this many viewers a group is large (pushed every `large_group_push_interval_seconds`,
+    /// its viewer count riding along).
+    pub large_group_viewers: u64,
+    /// Seconds between `PriceUpdated` pushes to a large group.
+    pub large_group_push_interval_seconds: u32,
     /// Bids per user per window.
     pub bid_rate: RateLimit,
     /// `PostToConnection` calls in flight per fan-out.
@@ -114,6 +119,8 @@ impl Default for LocalConfig {
             live_index_shards: 4,
             price_update_interval_seconds: 5,
             viewer_count_interval_seconds: 5,
+            large_group_viewers: 1_000,
+            large_group_push_interval_seconds: 30,
             bid_rate: RateLimit::BID_DEFAULT,
             fanout_concurrency: auction_app::fanout::DEFAULT_CONCURRENCY,
             limits: Limits::default(),
@@ -306,6 +313,14 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             config.viewer_count_interval_seconds.to_string(),
         ),
         (
+            keys::LARGE_GROUP_VIEWERS,
+            config.large_group_viewers.to_string(),
+        ),
+        (
+            keys::LARGE_GROUP_PUSH_INTERVAL_SECONDS,
+            config.large_group_push_interval_seconds.to_string(),
+        ),
+        (
             keys::FANOUT_CONCURRENCY,
             config.fanout_concurrency.to_string(),
         ),
@@ -398,16 +413,16 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         membership_shards: config.membership_shards,
         live_index_shards: config.live_index_shards,
     };
-    let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock))
-        .with_cadence(PushCadence {
-            price_update_seconds: config.price_update_interval_seconds.max(1),
-        });
     let seconds = |s: u32| Duration::from_secs(u64::from(s.max(1)));
     let ticker_config = TickerConfig {
         price_update_interval: seconds(config.price_update_interval_seconds),
         viewer_count_interval: seconds(config.viewer_count_interval_seconds),
+        large_group_viewers: config.large_group_viewers.max(1),
+        large_group_push_interval: seconds(config.large_group_push_interval_seconds),
         ..TickerConfig::default()
     };
+    let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock))
+        .with_cadence(ticker_config.cadence());
     let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
         Some(url) => Arc::new(invoke::InvokeApi::new(url)),
         None => Arc::new(invoke::InProcess {

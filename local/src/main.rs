@@ -57,6 +57,13 @@ struct Cli {
     /// Seconds between `ViewerCountUpdated` pushes per auction (read by the price ticker).
     #[arg(long, env = "AUCTION_LOCAL_VIEWER_COUNT_INTERVAL", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     viewer_count_interval: u32,
+    /// From this many viewers a group is large: pushed every `--large-group-push-interval`
+    /// seconds, its viewer count riding along on `PriceUpdated`.
+    #[arg(long, env = "AUCTION_LOCAL_LARGE_GROUP_VIEWERS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    large_group_viewers: u64,
+    /// Seconds between `PriceUpdated` pushes to a large group.
+    #[arg(long, env = "AUCTION_LOCAL_LARGE_GROUP_PUSH_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    large_group_push_interval: u32,
     /// `PostToConnection` calls in flight per fan-out (the functions' `FANOUT_CONCURRENCY`).
     #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = auction_app::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     fanout_concurrency: usize,
@@ -164,6 +171,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         live_index_shards: cli.live_index_shards,
         price_update_interval_seconds: cli.price_update_interval,
         viewer_count_interval_seconds: cli.viewer_count_interval,
+        large_group_viewers: cli.large_group_viewers,
+        large_group_push_interval_seconds: cli.large_group_push_interval,
         fanout_concurrency: cli.fanout_concurrency,
         max_connections_per_user: cli.max_connections_per_user,
         catalog: auction_core::services::CatalogLimits {

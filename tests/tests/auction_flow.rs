@@ -577,3 +577,79 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
         "the outbox entry is cleared once published"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_group_is_confirmed_less_often_with_its_count_riding_along() {
+    // Three viewers make a large group here; the price interval stays 1 s for small groups.
+    let stack = start_with(LocalConfig {
+        price_update_interval_seconds: 1,
+        viewer_count_interval_seconds: 1,
+        large_group_viewers: 3,
+        large_group_push_interval_seconds: 3,
+        ..LocalConfig::default()
+    })
+    .await;
+    let auction = create_auction(&stack, "public", 3).await;
+    let id = auction.id.as_str();
+    let mut first = Client::connect(&stack, None).await;
+    let state = first.join_and_state(id).await;
+    assert_eq!(
+        state["pushIntervalSeconds"], 1,
+        "one viewer: the small cadence"
+    );
+    // A small group: every second, with the count in frames of its own.
+    let small = first.next_of("PriceUpdated").await;
+    assert_eq!(small["data"]["pushIntervalSeconds"], 1);
+    assert!(small["data"].get("activeViewers").is_none());
+
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let mut viewer = Client::connect(&stack, None).await;
+        let state = viewer.join_and_state(id).await;
+        others.push((viewer, state));
+    }
+    // The third joiner makes the group large, and its snapshot announces the large cadence.
+    assert_eq!(others[1].1["pushIntervalSeconds"], 3);
+
+    // Once the ticker has read 3 viewers, pushes come every 3 s, say so, and carry the count;
+    // no ViewerCountUpdated comes any more.
+    let large = loop {
+        let frame = first.next_of("PriceUpdated").await;
+        if frame["data"]["pushIntervalSeconds"] == 3 {
+            break frame;
+        }
+    };
+    assert_eq!(large["data"]["activeViewers"], 3);
+    let mut previous = large["sentAt"].as_i64().unwrap();
+    for _ in 0..2 {
+        let frame = loop {
+            let frame = first.next_any().await;
+            assert_ne!(
+                frame["type"], "ViewerCountUpdated",
+                "a large group's count rides along"
+            );
+            if frame["type"] == "PriceUpdated" {
+                break frame;
+            }
+        };
+        assert_eq!(frame["data"]["pushIntervalSeconds"], 3);
+        assert_eq!(frame["data"]["activeViewers"], 3);
+        let sent = frame["sentAt"].as_i64().unwrap();
+        assert!(
+            sent - previous >= 2_500,
+            "a large group is pushed every 3 s (measured tick to tick): {} ms",
+            sent - previous
+        );
+        previous = sent;
+    }
+
+    // Below four fifths of the threshold the group is small again: the next push says so.
+    others.clear();
+    let small_again = loop {
+        let frame = first.next_of("PriceUpdated").await;
+        if frame["data"]["pushIntervalSeconds"] == 1 {
+            break frame;
+        }
+    };
+    assert!(small_again["data"].get("activeViewers").is_none());
+}

@@ -55,6 +55,11 @@ pub mod keys {
     pub const PRICE_UPDATE_INTERVAL_SECONDS: &str = "PRICE_UPDATE_INTERVAL_SECONDS";
     /// Seconds between two `ViewerCountUpdated` of one auction (default 5).
     pub const VIEWER_COUNT_INTERVAL_SECONDS: &str = "VIEWER_COUNT_INTERVAL_SECONDS";
+    /// From this many viewers a group is large (default 1000).
+    pub const LARGE_GROUP_VIEWERS: &str = "LARGE_GROUP_VIEWERS";
+    /// Seconds between two `PriceUpdated` of a large group, which carries its viewer count
+    /// (default 30).
+    pub const LARGE_GROUP_PUSH_INTERVAL_SECONDS: &str = "LARGE_GROUP_PUSH_INTERVAL_SECONDS";
     /// `PriceUpdated` posts per second the ticker may spend over all auctions (default 5000).
     pub const TICKER_POST_BUDGET_PER_SECOND: &str = "TICKER_POST_BUDGET_PER_SECOND";
     /// `PostToConnection` calls in flight per fan-out (default 256).
@@ -269,16 +274,14 @@ pub fn event_bus() -> Result<String, ConfigError> {
     required(keys::EVENT_BUS_NAME)
 }
 
-/// Reads the cadence snapshots announce: the ticker's `PRICE_UPDATE_INTERVAL_SECONDS`, which
-/// `template.yaml` gives every function.
+/// Reads the cadence snapshots announce: the ticker's `PRICE_UPDATE_INTERVAL_SECONDS`,
+/// `LARGE_GROUP_VIEWERS` and `LARGE_GROUP_PUSH_INTERVAL_SECONDS`, which `template.yaml` gives
+/// every function.
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
 pub fn push_cadence() -> Result<PushCadence, ConfigError> {
-    let interval = ticker()?.price_update_interval;
-    Ok(PushCadence {
-        price_update_seconds: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
-    })
+    Ok(ticker()?.cadence())
 }
 
 /// Reads the ticker's intervals.
@@ -313,6 +316,12 @@ pub fn ticker() -> Result<crate::ticker::TickerConfig, ConfigError> {
         )?
         .max(1),
         run_for: seconds(keys::TICKER_RUN_SECONDS, defaults.run_for)?,
+        large_group_viewers: parsed(keys::LARGE_GROUP_VIEWERS, defaults.large_group_viewers)?
+            .max(1),
+        large_group_push_interval: seconds(
+            keys::LARGE_GROUP_PUSH_INTERVAL_SECONDS,
+            defaults.large_group_push_interval,
+        )?,
         ..defaults
     })
 }

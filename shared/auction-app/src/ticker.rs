@@ -8,6 +8,9 @@
 //!   interval old; a change still waiting when the auction ends is pushed before the end.
 //! - `ViewerCountUpdated` at most once per viewer-count interval, when the counter changed (a
 //!   counter read per auction per interval: O(auctions), never O(viewers²)).
+//! - Pushes carry news ([`PushCadence`]): a large group (`large_group_viewers`) gets its
+//!   `PriceUpdated` only every `large_group_push_interval`, with the viewer count riding along
+//!   and no `ViewerCountUpdated` of its own; every `PriceUpdated` says the cadence that follows.
 //! - A scheduled auction's first push is at `startsAt`: that is its Scheduled → Active moment.
 //! - An auction past its end by the clock is recorded `FloorReached` (or `SoldOut` when a
 //!   sale's own record failed) and `AuctionEnded` is published; if publishing fails, the end is
@@ -24,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use auction_core::clock::Clock;
-use auction_core::domain::{Auction, EndReason, Ending, EpochMillis, Phase};
+use auction_core::domain::{Auction, EndReason, Ending, EpochMillis, Phase, PushCadence};
 use auction_core::events::{AuctionEndedDetail, DomainEvent};
 use auction_core::frames::{Frame, PriceUpdated, ViewerCountUpdated};
 use auction_core::ports::{
@@ -51,6 +54,23 @@ pub struct TickerConfig {
     /// allows the account 10,000 requests/s in all). A group too large for it is pushed less
     /// often; clients extrapolate the price from the schedule meanwhile.
     pub post_budget_per_second: u32,
+    /// From this many viewers a group is large.
+    pub large_group_viewers: u64,
+    /// Minimum time between two `PriceUpdated` of a large group (whose viewer count rides along).
+    pub large_group_push_interval: Duration,
+}
+
+impl TickerConfig {
+    /// The cadence these settings give, as snapshots announce it.
+    #[must_use]
+    pub fn cadence(&self) -> PushCadence {
+        let seconds = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
+        PushCadence {
+            price_update_seconds: seconds(self.price_update_interval),
+            large_group_viewers: self.large_group_viewers,
+            large_group_seconds: seconds(self.large_group_push_interval),
+        }
+    }
 }
 
 impl Default for TickerConfig {
@@ -62,6 +82,10 @@ impl Default for TickerConfig {
             run_for: Duration::from_secs(60),
             auction_concurrency: 16,
             post_budget_per_second: 5_000,
+            large_group_viewers: PushCadence::default().large_group_viewers,
+            large_group_push_interval: Duration::from_secs(u64::from(
+                PushCadence::default().large_group_seconds,
+            )),
         }
     }
 }
@@ -89,6 +113,9 @@ pub struct PushState {
     /// When the counter was last read (pushed or not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub viewers_read_at: Option<i64>,
+    /// Whether the group is pushed as a large one ([`PushCadence::is_large`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub large: bool,
 }
 
 /// The state a run hands to the next through the lease row.
@@ -379,7 +406,8 @@ impl TickerDeps {
                     .cloned()
                     .unwrap_or_default();
                 let price = a.current_price(now).minor_units();
-                price_push_due(&push, price, now, self.price_interval(), false).then(|| DuePush {
+                let interval = self.price_interval(&push);
+                price_push_due(&push, price, now, interval, false).then(|| DuePush {
                     tenant: &a.tenant_id,
                     pushed_at: push.price_at,
                     auction_id: a.id.as_str(),
@@ -428,25 +456,30 @@ impl TickerDeps {
         match auction.phase_at(now) {
             Phase::Scheduled => {}
             Phase::Active => {
+                // A large group's count is read, not pushed: it rides along the next price push.
+                push.large = self
+                    .config
+                    .cadence()
+                    .is_large(push.viewers.unwrap_or(0), push.large);
+                if push.large {
+                    self.read_viewers(auction, now, &mut push).await;
+                }
                 let price = auction.current_price(now);
-                if price_allowed
-                    && price_push_due(
-                        &push,
-                        price.minor_units(),
-                        now,
-                        self.price_interval(),
-                        false,
-                    )
+                let interval = self.price_interval(&push);
+                if price_allowed && price_push_due(&push, price.minor_units(), now, interval, false)
                 {
                     outcome.price_pushed = self.push_price(auction, now, &mut push).await;
                 }
-                outcome.viewers_pushed = self.push_viewers(auction, now, &mut push).await;
+                if !push.large {
+                    outcome.viewers_pushed = self.push_viewers(auction, now, &mut push).await;
+                }
             }
             Phase::Ended(ending) => {
                 // The last change before the end is never swallowed by the throttle.
                 let final_price = auction.current_price(now).minor_units();
+                let interval = self.price_interval(&push);
                 if ending.reason == EndReason::FloorReached
-                    && price_push_due(&push, final_price, now, self.price_interval(), true)
+                    && price_push_due(&push, final_price, now, interval, true)
                 {
                     outcome.price_pushed = self.push_price(auction, now, &mut push).await;
                 }
@@ -463,9 +496,23 @@ impl TickerDeps {
         interval.saturating_sub(self.config.tick / 2)
     }
 
-    /// [`Self::on_the_tick`] of the price interval.
-    fn price_interval(&self) -> Duration {
-        self.on_the_tick(self.config.price_update_interval)
+    /// The cadence of `auction`'s group as it is pushed now.
+    fn push_interval_seconds(&self, auction: &Auction, push: &PushState) -> u32 {
+        self.config
+            .cadence()
+            .interval_seconds(auction.schedule.drop_interval_seconds(), push.large)
+    }
+
+    /// [`Self::on_the_tick`] of the auction's price interval (a large group's is longer).
+    fn price_interval(&self, push: &PushState) -> Duration {
+        let interval = if push.large {
+            self.config
+                .large_group_push_interval
+                .max(self.config.price_update_interval)
+        } else {
+            self.config.price_update_interval
+        };
+        self.on_the_tick(interval)
     }
 
     async fn push_price(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) -> bool {
@@ -475,6 +522,8 @@ impl TickerDeps {
             current_price: auction.currency.major(price),
             currency: auction.currency.code(),
             drops_remaining: auction.schedule.drops_remaining(now),
+            push_interval_seconds: self.push_interval_seconds(auction, push),
+            active_viewers: if push.large { push.viewers } else { None },
         });
         let audience = Audience::Group {
             auction_id: auction.id.clone(),
@@ -497,6 +546,25 @@ impl TickerDeps {
                 tracing::warn!(error = ?e, auction_id = %auction.id, "PriceUpdated not pushed");
                 false
             }
+        }
+    }
+
+    /// Reads a large group's counter once per viewer-count interval, into `push.viewers`.
+    async fn read_viewers(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) {
+        let interval = self.on_the_tick(self.config.viewer_count_interval);
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if push
+            .viewers_read_at
+            .is_some_and(|at| now.0 - at < interval_ms)
+        {
+            return;
+        }
+        match self.groups.viewer_count(&auction.id, now).await {
+            Ok(count) => {
+                push.viewers = Some(count);
+                push.viewers_read_at = Some(now.0);
+            }
+            Err(e) => tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read"),
         }
     }
 
@@ -685,6 +753,7 @@ mod tests {
                 price_at: Some(6),
                 viewers: Some(7),
                 viewers_read_at: None,
+                large: true,
             },
         );
         let text = serde_json::to_string(&state).unwrap();

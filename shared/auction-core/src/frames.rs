@@ -42,6 +42,12 @@ pub struct PriceUpdated {
     pub currency: &'static str,
     /// Drops left until the floor.
     pub drops_remaining: i64,
+    /// The cadence the ticker keeps for this auction from now on (as the snapshot's
+    /// `pushIntervalSeconds`): it grows when the group becomes large.
+    pub push_interval_seconds: u32,
+    /// The viewer count, carried along for a large group, whose count has no frame of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_viewers: Option<u64>,
 }
 
 /// `ViewerCountUpdated`'s data.

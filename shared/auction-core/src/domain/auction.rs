@@ -264,7 +264,7 @@ impl Auction {
             remaining_items: self.remaining_items,
             active_viewers,
             push_interval_seconds: cadence
-                .push_interval_seconds(self.schedule.drop_interval_seconds()),
+                .push_interval_seconds(self.schedule.drop_interval_seconds(), active_viewers),
             server_time: now,
         }
     }
@@ -272,28 +272,62 @@ impl Auction {
 
 /// How often the price ticker pushes to an auction's group, as the snapshot announces it
 /// (`pushIntervalSeconds`), so that a client can tell a quiet server from a dead connection.
+///
+/// Pushes carry news: clients compute the price from the schedule, so a push only confirms it.
+/// A small group is confirmed every `price_update_seconds`; a large one (at least
+/// `large_group_viewers`) only every `large_group_seconds`, its viewer count riding along, which
+/// makes an idle viewer-minute of a large group cost 60 / `large_group_seconds` posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushCadence {
     /// The ticker's minimum time between two `PriceUpdated` of one auction
     /// (`PRICE_UPDATE_INTERVAL_SECONDS`).
     pub price_update_seconds: u32,
+    /// From this many viewers a group is large (`LARGE_GROUP_VIEWERS`).
+    pub large_group_viewers: u64,
+    /// A large group's time between two `PriceUpdated` (`LARGE_GROUP_PUSH_INTERVAL_SECONDS`).
+    pub large_group_seconds: u32,
 }
 
 impl Default for PushCadence {
     fn default() -> Self {
         Self {
             price_update_seconds: 5,
+            large_group_viewers: 1_000,
+            large_group_seconds: 30,
         }
     }
 }
 
 impl PushCadence {
-    /// The longest silence of an active auction's group: a `PriceUpdated` goes out when the
-    /// price changed and the last one is at least the interval old, so drops slower than the
-    /// interval set the pace.
+    /// Whether a group of `viewers` is pushed as a large one, given whether it was (a group stays
+    /// large until it shrinks below four fifths of the threshold, so a count hovering around the
+    /// threshold does not flip the cadence every tick).
     #[must_use]
-    pub fn push_interval_seconds(self, drop_interval_seconds: u32) -> u32 {
-        self.price_update_seconds.max(drop_interval_seconds).max(1)
+    pub fn is_large(self, viewers: u64, was_large: bool) -> bool {
+        let threshold = self.large_group_viewers.max(1);
+        viewers >= threshold || (was_large && viewers >= threshold - threshold / 5)
+    }
+
+    /// The cadence a snapshot announces for a group of `viewers`: a group near or past the
+    /// large-group threshold is announced the large one (longer is the safe side: a client that
+    /// hears from the server more often than announced is never misled, and every `PriceUpdated`
+    /// carries the cadence the ticker really keeps).
+    #[must_use]
+    pub fn push_interval_seconds(self, drop_interval_seconds: u32, viewers: u64) -> u32 {
+        self.interval_seconds(drop_interval_seconds, self.is_large(viewers, true))
+    }
+
+    /// The longest silence of an active auction's group that is (or is not) large: a
+    /// `PriceUpdated` goes out when the price changed and the last one is at least the interval
+    /// old, so drops slower than the interval set the pace.
+    #[must_use]
+    pub fn interval_seconds(self, drop_interval_seconds: u32, large: bool) -> u32 {
+        let interval = if large {
+            self.large_group_seconds.max(self.price_update_seconds)
+        } else {
+            self.price_update_seconds
+        };
+        interval.max(drop_interval_seconds).max(1)
     }
 }
 

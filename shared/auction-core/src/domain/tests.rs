@@ -277,3 +277,25 @@ fn every_broken_rule_is_reported_by_field() {
         "{message}"
     );
 }
+
+#[test]
+fn a_large_group_gets_the_long_cadence_with_hysteresis() {
+    let cadence = PushCadence {
+        price_update_seconds: 5,
+        large_group_viewers: 1_000,
+        large_group_seconds: 30,
+    };
+    assert!(!cadence.is_large(999, false));
+    assert!(cadence.is_large(1_000, false));
+    // Once large, a group stays large down to four fifths of the threshold.
+    assert!(cadence.is_large(800, true));
+    assert!(!cadence.is_large(799, true));
+    assert_eq!(cadence.interval_seconds(1, false), 5);
+    assert_eq!(cadence.interval_seconds(1, true), 30);
+    // Drops slower than the interval set the pace.
+    assert_eq!(cadence.interval_seconds(60, true), 60);
+    assert_eq!(cadence.interval_seconds(10, false), 10);
+    // Snapshots announce the long cadence from four fifths on: longer is the safe side.
+    assert_eq!(cadence.push_interval_seconds(1, 799), 5);
+    assert_eq!(cadence.push_interval_seconds(1, 800), 30);
+}
