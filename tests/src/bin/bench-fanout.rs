@@ -13,7 +13,10 @@
 //!
 //! Run: `cargo build --profile perf -p local -p tests --bins && ulimit -n 30000 &&
 //! target/perf/bench-fanout [viewers] [pushes]`. `BENCH_SHARDS` sets membership shards,
-//! `BENCH_FANOUT_CONCURRENCY` the posts in flight, `BENCH_SKIP_IDLE=1` skips the idle minute.
+//! `BENCH_FANOUT_CONCURRENCY` the posts in flight, `BENCH_SKIP_IDLE=1` skips the idle minute,
+//! `BENCH_LARGE_GROUP_VIEWERS` the group size from which pushes come every 30 s with the count
+//! riding along (default: the product's 1,000, so 10,000 viewers are a large group; a value above
+//! the viewers measures the 5 s cadence of a small group).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 
@@ -55,7 +58,10 @@ async fn main() {
     let pushes = args.get(1).copied().unwrap_or(6);
     let shards = std::env::var("BENCH_SHARDS").unwrap_or_else(|_| "1".into());
     let concurrency = std::env::var("BENCH_FANOUT_CONCURRENCY").unwrap_or_else(|_| "256".into());
+    let large_group = std::env::var("BENCH_LARGE_GROUP_VIEWERS").unwrap_or_else(|_| "1000".into());
     let local = spawn_local(&[
+        "--large-group-viewers",
+        &large_group,
         "--price-update-interval",
         "5",
         "--viewer-count-interval",
@@ -131,7 +137,7 @@ async fn main() {
     let join_window = joining.elapsed();
     let stats_joined = local.stats(&http).await;
     println!(
-        "{viewers} viewers joined in {join_elapsed:.1?} ({shards} membership shard(s), {concurrency} posts in flight)"
+        "{viewers} viewers joined in {join_elapsed:.1?} ({shards} membership shard(s), {concurrency} posts in flight, large groups from {large_group} viewers)"
     );
 
     // 1. Pushes: group arrivals by sentAt until `pushes` complete pushes were seen.
@@ -139,7 +145,10 @@ async fn main() {
     let cpu_start = (process_cpu(local.pid), process_cpu(std::process::id()));
     let mut by_push: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut complete = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(u64::try_from(pushes).unwrap() * 5 + 30);
+    // A large group is pushed every 30 s, a small one every 5 s.
+    let every = if viewers >= large_group.parse::<usize>().unwrap_or(usize::MAX) { 30 } else { 5 };
+    let deadline =
+        Instant::now() + Duration::from_secs(u64::try_from(pushes).unwrap() * every + 30);
     while complete.len() < pushes && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let batch = std::mem::take(&mut *arrivals.lock().unwrap());
