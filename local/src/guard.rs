@@ -28,6 +28,8 @@ pub enum Service {
     ExecuteApi,
     /// EventBridge.
     Events,
+    /// Lambda's Invoke API.
+    Lambda,
 }
 
 impl Service {
@@ -35,6 +37,7 @@ impl Service {
         match self {
             Self::ExecuteApi => "execute-api",
             Self::Events => "events",
+            Self::Lambda => "lambda",
         }
     }
 }
@@ -209,6 +212,25 @@ fn is_loopback(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
             v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Middleware: the Lambda Invoke API's signature check (its errors as Lambda's JSON).
+pub async fn signed_lambda(request: Request, next: Next) -> Response {
+    match check_signature(request.headers(), Service::Lambda) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let mut response = (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({"Type": "User", "message": e.to_string()})),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                "x-amzn-ErrorType",
+                header::HeaderValue::from_static("AccessDeniedException"),
+            );
+            response
         }
     }
 }

@@ -6,10 +6,11 @@
 
 use async_trait::async_trait;
 use auction_app::notifier::Notifier;
-use auction_app::ticker::TickerDeps;
+use auction_app::ticker::{ShardRun, TickerDeps};
 use auction_app::ws::{self, Route, WsDeps};
 use auction_aws::jwt::TokenVerifier;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The functions `template.yaml` deploys.
@@ -114,10 +115,26 @@ impl Invoker for InProcess {
             Function::Route(route) => result(route.handle(&self.ws, event(payload)?).await),
             Function::Notifier => result(self.notifier.handle(event(payload)?).await),
             Function::PriceTicker => {
-                // The scheduled event must deserialise like in Lambda; the run needs only the deadline.
-                let _: aws_lambda_events::eventbridge::EventBridgeEvent = event(payload)?;
                 let deadline = tokio::time::Instant::now() + self.ticker_timeout;
-                result(self.ticker.run(deadline).await)
+                let shards = self.ticker.shards();
+                match ShardRun::from_event(&payload, shards) {
+                    Ok(Some(run)) => result(self.ticker.run(run.shard, deadline).await),
+                    // The schedule's event: one run per shard, side by side, as the deployed
+                    // dispatcher starts them; awaited, so that stopping the schedule stops them.
+                    Ok(None) => {
+                        let _: aws_lambda_events::eventbridge::EventBridgeEvent = event(payload)?;
+                        let runs = futures::future::join_all(
+                            (0..shards).map(|shard| self.ticker.run(shard, deadline)),
+                        )
+                        .await;
+                        let reports: Result<Vec<_>, _> = runs.into_iter().collect();
+                        result(reports)
+                    }
+                    Err(message) => Err(InvokeError {
+                        error_type: "Runtime.UnmarshalError".into(),
+                        error_message: message,
+                    }),
+                }
             }
             Function::HttpApi => http_api(self.http_router.clone(), event(payload)?).await,
         }
@@ -219,5 +236,105 @@ impl Invoker for InvokeApi {
             });
         }
         Ok(value)
+    }
+}
+
+impl Function {
+    /// The function of a name (as [`Function::name`] gives it), if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Authorizer,
+            Self::Route(Route::Connect),
+            Self::Route(Route::JoinAuction),
+            Self::Route(Route::LeaveAuction),
+            Self::Route(Route::Default),
+            Self::Route(Route::Disconnect),
+            Self::Notifier,
+            Self::PriceTicker,
+            Self::HttpApi,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+    }
+}
+
+/// Lambda's Invoke API, `POST /2015-03-31/functions/{name}/invocations`, over this stack's
+/// functions: what the price ticker's dispatcher calls (`LAMBDA_ENDPOINT`) to start its shard
+/// runs, in process or through `--invoke-url`. `X-Amz-Invocation-Type: Event` queues the
+/// invocation and answers 202 at once; `RequestResponse` (the default) answers with the result.
+pub fn lambda_api_routes(invoker: Arc<dyn Invoker>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(invoke_function),
+        )
+        .route_layer(axum::middleware::from_fn(crate::guard::signed_lambda))
+        .with_state(invoker)
+}
+
+async fn invoke_function(
+    axum::extract::State(invoker): axum::extract::State<Arc<dyn Invoker>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let not_found = || {
+        let mut response = (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"Type": "User", "message": format!("Function not found: {name}")})),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            "x-amzn-ErrorType",
+            axum::http::HeaderValue::from_static("ResourceNotFoundException"),
+        );
+        response
+    };
+    // A name or an ARN whose last part is the name.
+    let Some(function) = Function::from_name(name.rsplit(':').next().unwrap_or(&name)) else {
+        return not_found();
+    };
+    let payload: Value = if body.is_empty() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(payload) => payload,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({"Type": "User", "message": format!("Could not parse request body into json: {e}")})),
+                )
+                    .into_response();
+            }
+        }
+    };
+    let asynchronous = headers
+        .get("x-amz-invocation-type")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"Event"));
+    if asynchronous {
+        tokio::spawn(async move {
+            if let Err(e) = invoker.invoke(function, payload).await {
+                tracing::error!(function = function.name(), error = %e, "asynchronous invocation failed");
+            }
+        });
+        return StatusCode::ACCEPTED.into_response();
+    }
+    match invoker.invoke(function, payload).await {
+        Ok(result) => axum::Json(result).into_response(),
+        Err(e) => {
+            let mut response = axum::Json(serde_json::json!({
+                "errorType": e.error_type,
+                "errorMessage": e.error_message,
+            }))
+            .into_response();
+            response.headers_mut().insert(
+                "x-amz-function-error",
+                axum::http::HeaderValue::from_static("Unhandled"),
+            );
+            response
+        }
     }
 }

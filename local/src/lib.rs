@@ -256,6 +256,7 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
         ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.to_owned()),
         ("AWS_ENDPOINT_URL_EVENTBRIDGE", endpoint.to_owned()),
+        (keys::LAMBDA_ENDPOINT, endpoint.to_owned()),
         (keys::WEBSOCKET_MANAGEMENT_ENDPOINT, endpoint.to_owned()),
         (keys::CONNECTIONS_TABLE, CONNECTIONS_TABLE.to_owned()),
         (keys::AUCTIONS_TABLE, AUCTIONS_TABLE.to_owned()),
@@ -491,6 +492,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .merge(metrics_routes)
         .merge(env_routes)
         .merge(faults::routes(Arc::clone(&faults)))
+        .merge(invoke::lambda_api_routes(Arc::clone(&invoker)))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(guard::allowed_hosts(addr)),
             guard::host_and_caller,

@@ -653,3 +653,104 @@ async fn a_large_group_is_confirmed_less_often_with_its_count_riding_along() {
     };
     assert!(small_again["data"].get("activeViewers").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_live_index_shard_is_ticked_by_a_run_of_its_own() {
+    let stack = start_with(LocalConfig {
+        price_update_interval_seconds: 1,
+        live_index_shards: 4,
+        ..LocalConfig::default()
+    })
+    .await;
+    // Auctions until each of the 4 shards has one, with a viewer on each.
+    let mut by_shard = std::collections::BTreeMap::new();
+    while by_shard.len() < 4 {
+        let auction = create_auction(&stack, "acme", 1).await;
+        by_shard
+            .entry(auction_aws::dynamo::shard_of(auction.id.as_str(), 4))
+            .or_insert(auction);
+    }
+    let mut viewers = Vec::new();
+    for auction in by_shard.values() {
+        let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+        viewer.join_and_state(auction.id.as_str()).await;
+        viewers.push(viewer);
+    }
+    for (viewer, auction) in viewers.iter_mut().zip(by_shard.values()) {
+        let frame = viewer.next_of("PriceUpdated").await;
+        assert_eq!(frame["data"]["auctionId"], auction.id.as_str());
+    }
+    // Each shard's lease is held, each by a run of its own: a probe gets none of them.
+    for shard in 0..4 {
+        let taken = stack
+            .adapters
+            .lease
+            .acquire(shard, "probe", tests::now(), 1)
+            .await
+            .unwrap();
+        assert_eq!(taken, None, "shard {shard} is leased by its run");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_lambda_invoke_api_starts_shard_runs_like_lambda() {
+    let stack = start_with(LocalConfig {
+        live_index_shards: 4,
+        ..LocalConfig::default()
+    })
+    .await;
+    let url = |name: &str| {
+        format!(
+            "{}/2015-03-31/functions/{name}/invocations",
+            stack.http_url()
+        )
+    };
+    let http = reqwest::Client::new();
+    // Unsigned: refused as Lambda refuses it.
+    let unsigned = http
+        .post(url("price-ticker"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let signed = |name: &str, body: &'static str| {
+        http.post(url(name))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=local/20261206/us-east-1/lambda/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            )
+            .header("x-amz-date", "20261206T000000Z")
+            .body(body)
+    };
+    let unknown = signed("nope", "{}").send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+    // A shard outside the live index is the function's error, as Lambda reports one.
+    let bad = signed("price-ticker", r#"{"shard": 9}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 200);
+    assert_eq!(bad.headers()["x-amz-function-error"], "Unhandled");
+    let body: Value = bad.json().await.unwrap();
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("0..4"),
+        "{body}"
+    );
+    // The dispatcher's own client: an asynchronous invoke is queued (202) and runs the shard.
+    let invoker = auction_aws::invoke::AsyncInvoker::new(
+        &local::local_sdk_config(&stack.http_url()),
+        Some(&stack.http_url()),
+        "price-ticker",
+    )
+    .unwrap();
+    invoker
+        .invoke_async(&json!({"shard": 2}))
+        .await
+        .expect("queued");
+}

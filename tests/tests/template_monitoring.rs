@@ -155,6 +155,12 @@ fn every_function_reserves_concurrency_within_the_default_account_limit() {
         .sum();
     // Lambda keeps 100 of the account's default 1,000 unreserved.
     assert!(total <= 900, "{total} reserved of 1,000");
+    // The ticker's dispatcher, one run per shard, and the next minute's runs overlapping them.
+    let default = |name: &str| template["Parameters"][name]["Default"].as_u64().unwrap();
+    assert!(
+        default("TickerConcurrency") > 2 * default("LiveIndexShards"),
+        "TickerConcurrency must cover 2 x LiveIndexShards + 1"
+    );
     assert_eq!(
         template["Parameters"]["ReservedConcurrency"]["Default"],
         "true"

@@ -55,6 +55,9 @@ pub mod keys {
     pub const PRICE_UPDATE_INTERVAL_SECONDS: &str = "PRICE_UPDATE_INTERVAL_SECONDS";
     /// Seconds between two `ViewerCountUpdated` of one auction (default 5).
     pub const VIEWER_COUNT_INTERVAL_SECONDS: &str = "VIEWER_COUNT_INTERVAL_SECONDS";
+    /// The Lambda API endpoint the ticker's dispatcher invokes its shard runs at (default:
+    /// Lambda's own in the function's region; `auction-local` sets itself).
+    pub const LAMBDA_ENDPOINT: &str = "LAMBDA_ENDPOINT";
     /// From this many viewers a group is large (default 1000).
     pub const LARGE_GROUP_VIEWERS: &str = "LARGE_GROUP_VIEWERS";
     /// Seconds between two `PriceUpdated` of a large group, which carries its viewer count
@@ -344,6 +347,13 @@ pub fn fanout_concurrency() -> Result<usize, ConfigError> {
 /// Reads the management endpoint.
 ///
 /// # Errors
+/// The Lambda API's endpoint for the ticker's dispatcher (`LAMBDA_ENDPOINT`), when not Lambda's
+/// own: `auction-local` sets it to itself.
+#[must_use]
+pub fn lambda_endpoint() -> Option<String> {
+    var(keys::LAMBDA_ENDPOINT)
+}
+
 /// [`ConfigError::Missing`].
 pub fn management_endpoint() -> Result<String, ConfigError> {
     required(keys::WEBSOCKET_MANAGEMENT_ENDPOINT)

@@ -12,6 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use crate::compose::Adapters;
 use crate::config;
 use crate::telemetry::{init_tracing, lambda_metrics, run, run_http};
+use crate::ticker::{ShardRun, dispatch};
 use crate::ws::Route;
 
 /// Serves one WebSocket route (`$connect`, `JoinAuction`, `LeaveAuction`, `$default`,
@@ -97,8 +98,10 @@ pub async fn serve_notifier() -> Result<(), Error> {
     .await
 }
 
-/// Serves the price ticker, started every minute by an EventBridge schedule: a run ticks once a
-/// second until shortly before the invocation's deadline.
+/// Serves the price ticker. The EventBridge schedule's event (every minute) makes it the
+/// dispatcher: it starts one run per shard of the live index by invoking itself asynchronously
+/// with `{"shard": N}` (the Lambda Invoke API at `LAMBDA_ENDPOINT`, or Lambda's own). A shard's
+/// run ticks that shard once a second until shortly before the invocation's deadline.
 ///
 /// # Errors
 /// A configuration error at start, or the runtime's.
@@ -110,11 +113,32 @@ pub async fn serve_price_ticker() -> Result<(), Error> {
     let deps = Adapters::from_env()
         .await?
         .ticker(config::ticker()?, config::fanout_concurrency()?);
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .map_err(|_| config::ConfigError::Missing("AWS_LAMBDA_FUNCTION_NAME"))?;
+    let endpoint = config::lambda_endpoint();
+    let starter = auction_aws::invoke::AsyncInvoker::new(
+        &auction_aws::sdk::from_env().await,
+        endpoint.as_deref(),
+        &function,
+    )?;
     run(
         metrics,
-        service_fn(|event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
-            let deps = &deps;
+        service_fn(|event: LambdaEvent<serde_json::Value>| {
+            let (deps, starter) = (&deps, &starter);
             async move {
+                let shard = match ShardRun::from_event(&event.payload, deps.shards())? {
+                    Some(run) => run.shard,
+                    None => {
+                        let report = dispatch(deps.shards(), starter).await;
+                        if !report.failed.is_empty() {
+                            return Err(Error::from(format!(
+                                "shard runs not started: {:?}",
+                                report.failed
+                            )));
+                        }
+                        return Ok(serde_json::to_value(report)?);
+                    }
+                };
                 // The context's deadline is epoch milliseconds; turn it into a monotonic instant.
                 let now_ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -125,7 +149,7 @@ pub async fn serve_price_ticker() -> Result<(), Error> {
                     Some(ms) if ms > 0 => Duration::from_millis(ms),
                     _ => deps.config.run_for + Duration::from_secs(5),
                 };
-                let report = deps.run(tokio::time::Instant::now() + left).await?;
+                let report = deps.run(shard, tokio::time::Instant::now() + left).await?;
                 Ok::<_, Error>(serde_json::to_value(report)?)
             }
         }),

@@ -1,7 +1,10 @@
 //! The price ticker (docs/protocol.md section 4, docs/architecture.md "Fan-out"). EventBridge
-//! starts a run every minute; a run ticks once a second and stops before its timeout. A lease row keeps two runs
-//! from ticking together and carries the push state from one run to the next, so throttling
-//! holds across the minute boundary.
+//! starts the dispatcher every minute, which starts one run per shard of the live index
+//! ([`dispatch`]); a run ticks its shard's auctions once a second and stops before its timeout.
+//! No run ticks the whole platform: shards are ticked side by side, each within its share of the
+//! post budget, and a shard that overruns its second delays only its own auctions. A lease row
+//! per shard keeps two runs from ticking one shard together and carries the shard's push state
+//! from one run to the next, so throttling holds across the minute boundary.
 //!
 //! Per tick and per auction without a recorded end:
 //! - `PriceUpdated` when the price changed and the last push is at least the price-update
@@ -16,7 +19,7 @@
 //!   sale's own record failed) and `AuctionEnded` is published; if publishing fails, the end is
 //!   kept in the state and published on a later tick.
 //!
-//! Each tick also sweeps the bid outbox ([`auction_core::services::announce::sweep_outbox`]).
+//! Shard 0's ticks also sweep the bid outbox ([`auction_core::services::announce::sweep_outbox`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +39,87 @@ use auction_core::ports::{
 use auction_core::services::announce::sweep_outbox;
 
 use crate::fanout::{Audience, FanOut};
+
+/// Starts shard runs of the ticker without waiting for them: Lambda's asynchronous invoke of the
+/// ticker function itself ([`auction_aws::invoke::AsyncInvoker`]).
+#[async_trait::async_trait]
+pub trait ShardStarter: Send + Sync {
+    /// Starts one run of `shard`.
+    ///
+    /// # Errors
+    /// Why it could not be started.
+    async fn start(&self, shard: u32) -> Result<(), auction_core::ports::BoxError>;
+}
+
+#[async_trait::async_trait]
+impl ShardStarter for auction_aws::invoke::AsyncInvoker {
+    async fn start(&self, shard: u32) -> Result<(), auction_core::ports::BoxError> {
+        Ok(self.invoke_async(&ShardRun { shard }.to_event()).await?)
+    }
+}
+
+/// The event that starts one shard's run (`{"shard": N}`); any other event (the schedule's)
+/// starts the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRun {
+    /// The shard, `0..shards`.
+    pub shard: u32,
+}
+
+impl ShardRun {
+    /// The invocation payload.
+    #[must_use]
+    pub fn to_event(self) -> serde_json::Value {
+        serde_json::json!({ "shard": self.shard })
+    }
+
+    /// The shard an event names: `Ok(None)` for an event without `shard` (the schedule's),
+    /// an error for a `shard` that is not a number below `shards`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with `shard`.
+    pub fn from_event(event: &serde_json::Value, shards: u32) -> Result<Option<Self>, String> {
+        let Some(value) = event.get("shard") else {
+            return Ok(None);
+        };
+        match value.as_u64().and_then(|s| u32::try_from(s).ok()) {
+            Some(shard) if shard < shards => Ok(Some(Self { shard })),
+            _ => Err(format!(
+                "shard must be an integer in 0..{shards}, not {value}"
+            )),
+        }
+    }
+}
+
+/// What the dispatcher did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchReport {
+    /// Shards whose run was started.
+    pub started: Vec<u32>,
+    /// Shards whose run could not be started (logged; the next minute's dispatch tries again).
+    pub failed: Vec<u32>,
+}
+
+/// The dispatcher: starts one run per shard, all at once. A shard whose start failed is
+/// reported (and left to the next minute); the others run regardless.
+pub async fn dispatch(shards: u32, starter: &dyn ShardStarter) -> DispatchReport {
+    let results = futures::future::join_all(
+        (0..shards).map(|shard| async move { (shard, starter.start(shard).await) }),
+    )
+    .await;
+    let mut report = DispatchReport::default();
+    for (shard, result) in results {
+        match result {
+            Ok(()) => report.started.push(shard),
+            Err(e) => {
+                tracing::error!(shard, error = %e, "could not start the shard's ticker run");
+                report.failed.push(shard);
+            }
+        }
+    }
+    report
+}
 
 /// Timing of the ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,11 +336,18 @@ pub fn tenant_round_robin<'a>(mut due: Vec<DuePush<'a>>) -> Vec<DuePush<'a>> {
 }
 
 impl TickerDeps {
-    /// One run: take the lease, tick until `deadline` (or `run_for`), hand the state over.
+    /// The shards there are to tick (the live index's partitions).
+    #[must_use]
+    pub fn shards(&self) -> u32 {
+        self.auctions.live_shards().max(1)
+    }
+
+    /// One run of `shard`: take its lease, tick its auctions until `deadline` (or `run_for`),
+    /// hand its state over.
     ///
     /// # Errors
     /// [`StoreError`] when the lease cannot be read or written at all.
-    pub async fn run(&self, deadline: Instant) -> Result<RunReport, StoreError> {
+    pub async fn run(&self, shard: u32, deadline: Instant) -> Result<RunReport, StoreError> {
         let started = Instant::now();
         let stop_at = (started + self.config.run_for)
             .min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
@@ -267,13 +358,13 @@ impl TickerDeps {
         let state = loop {
             if let Some(state) = self
                 .lease
-                .acquire(&owner, self.clock.now(), LEASE_HOLD_MS)
+                .acquire(shard, &owner, self.clock.now(), LEASE_HOLD_MS)
                 .await?
             {
                 break state;
             }
             if Instant::now() + self.config.tick >= stop_at {
-                tracing::info!("another run holds the ticker lease; this run ends");
+                tracing::info!(shard, "another run holds the shard's lease; this run ends");
                 return Ok(report);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -289,7 +380,10 @@ impl TickerDeps {
                 break;
             }
             let began = Instant::now();
-            if let Err(e) = self.tick(&mut state, self.clock.now(), &mut report).await {
+            if let Err(e) = self
+                .tick(shard, &mut state, self.clock.now(), &mut report)
+                .await
+            {
                 tracing::error!(error = ?e, "tick failed; the next tick retries");
             }
             report.ticks += 1;
@@ -301,13 +395,13 @@ impl TickerDeps {
                 // Every auction was still ticked; the next tick is skipped, so all are late.
                 report.overruns += 1;
                 metrics::counter!(auction_core::telemetry::TICK_OVERRUNS).increment(1);
-                tracing::warn!(took_ms = took.as_millis(), "tick overran its period");
+                tracing::warn!(shard, took_ms = took.as_millis(), "tick overran its period");
             }
             if report.ticks.is_multiple_of(RENEW_EVERY_TICKS) {
                 let saved = serde_json::to_string(&state).unwrap_or_default();
                 match self
                     .lease
-                    .renew(&owner, self.clock.now(), LEASE_HOLD_MS, &saved)
+                    .renew(shard, &owner, self.clock.now(), LEASE_HOLD_MS, &saved)
                     .await
                 {
                     Ok(true) => {}
@@ -320,22 +414,23 @@ impl TickerDeps {
             }
         }
         let saved = serde_json::to_string(&state).unwrap_or_default();
-        self.lease.release(&owner, &saved).await?;
+        self.lease.release(shard, &owner, &saved).await?;
         Ok(report)
     }
 
-    /// One tick over every live auction, then the outbox.
+    /// One tick over every live auction of `shard`, then (shard 0) the outbox.
     ///
     /// # Errors
     /// [`StoreError`] when the live list cannot be read.
     pub async fn tick(
         &self,
+        shard: u32,
         state: &mut TickerState,
         now: EpochMillis,
         report: &mut RunReport,
     ) -> Result<(), StoreError> {
         self.publish_unpublished_ends(state).await;
-        let live = self.auctions.live().await?;
+        let live = self.auctions.live_in_shard(shard).await?;
         #[allow(clippy::cast_precision_loss)] // a count far below 2^52
         metrics::gauge!(auction_core::telemetry::LIVE_AUCTIONS).set(live.len() as f64);
         // Forget auctions that left the live list (their end was recorded).
@@ -383,7 +478,11 @@ impl TickerDeps {
         #[allow(clippy::cast_precision_loss)] // a count far below 2^52
         metrics::gauge!(auction_core::telemetry::ACTIVE_CONNECTIONS).set(in_groups as f64);
 
-        if let Err(e) = sweep_outbox(&*self.auctions, &*self.outbox, &*self.publisher, now).await {
+        // One sweeper is enough, and several would publish the same entries.
+        if shard == 0
+            && let Err(e) =
+                sweep_outbox(&*self.auctions, &*self.outbox, &*self.publisher, now).await
+        {
             tracing::warn!(error = ?e, "outbox sweep failed");
         }
         Ok(())
@@ -416,7 +515,9 @@ impl TickerDeps {
             })
             .collect();
         let due = tenant_round_robin(due);
-        let budget = i64::from(self.config.post_budget_per_second);
+        // The shards run side by side: each spends its share, so their sum holds the budget.
+        let budget =
+            (i64::from(self.config.post_budget_per_second) / i64::from(self.shards())).max(1);
         let seconds = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) / 1000;
         let refill = budget * seconds(self.config.tick).max(1);
         let capacity = budget * seconds(self.config.price_update_interval).max(1);
@@ -657,6 +758,54 @@ struct Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records the shards it was asked to start; refuses the ones in `refuse`.
+    struct Recorder {
+        started: std::sync::Mutex<Vec<u32>>,
+        refuse: Vec<u32>,
+    }
+
+    #[async_trait::async_trait]
+    impl ShardStarter for Recorder {
+        async fn start(&self, shard: u32) -> Result<(), auction_core::ports::BoxError> {
+            if self.refuse.contains(&shard) {
+                return Err("throttled".into());
+            }
+            self.started.lock().unwrap().push(shard);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_dispatcher_starts_every_shard_and_reports_the_ones_it_could_not() {
+        let recorder = Recorder {
+            started: std::sync::Mutex::default(),
+            refuse: vec![2],
+        };
+        let report = dispatch(4, &recorder).await;
+        assert_eq!(report.started, vec![0, 1, 3]);
+        assert_eq!(report.failed, vec![2]);
+        let mut started = recorder.started.lock().unwrap().clone();
+        started.sort_unstable();
+        assert_eq!(started, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn a_shard_event_names_a_shard_and_anything_else_dispatches() {
+        let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(ShardRun::from_event(&scheduled, 4), Ok(None));
+        assert_eq!(
+            ShardRun::from_event(&ShardRun { shard: 3 }.to_event(), 4),
+            Ok(Some(ShardRun { shard: 3 }))
+        );
+        for bad in [
+            serde_json::json!({"shard": 4}),
+            serde_json::json!({"shard": -1}),
+            serde_json::json!({"shard": "1"}),
+        ] {
+            assert!(ShardRun::from_event(&bad, 4).is_err(), "{bad}");
+        }
+    }
 
     const FIVE: Duration = Duration::from_secs(5);
 

@@ -20,7 +20,7 @@ use auction_core::domain::{
 use auction_core::ports::{
     Admission, AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
     GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
-    StoreError,
+    StoreError, TickerLease,
 };
 use auction_core::rate::RateLimit;
 use futures::StreamExt;
@@ -847,6 +847,31 @@ async fn every_live_auction_is_listed_from_every_index_shard_however_many() {
         .chain(std::iter::once(&legacy))
         .map(|a| a.id.to_string())
         .collect();
+    // Each ticker shard lists its own part, the legacy row in shard 0; together, every one once.
+    let mut by_shard = Vec::new();
+    for shard in 0..8 {
+        let part = sharded.live_in_shard(shard).await.unwrap();
+        assert!(
+            part.windows(2)
+                .all(|w| w[0].schedule.starts_at() <= w[1].schedule.starts_at())
+        );
+        for auction in &part {
+            let expected_shard = if auction.id == legacy.id {
+                0
+            } else {
+                auction_aws::dynamo::shard_of(auction.id.as_str(), 8)
+            };
+            assert_eq!(
+                expected_shard, shard,
+                "{} listed by the wrong shard",
+                auction.id
+            );
+        }
+        by_shard.extend(part.into_iter().map(|a| a.id.to_string()));
+    }
+    assert_eq!(by_shard.len(), expected.len(), "each exactly once");
+    assert_eq!(by_shard.into_iter().collect::<HashSet<_>>(), expected);
+
     // The count may grow while auctions are live: a reader of 16 partitions finds all of them.
     for reader in [&sharded, &sharded.clone().with_live_shards(16)] {
         let live = reader.live().await.unwrap();
@@ -858,4 +883,36 @@ async fn every_live_auction_is_listed_from_every_index_shard_however_many() {
                 .all(|w| w[0].schedule.starts_at() <= w[1].schedule.starts_at())
         );
     }
+}
+
+#[tokio::test]
+async fn each_ticker_shard_has_a_lease_of_its_own() {
+    let stack = stack().await;
+    let lease = auction_aws::dynamo::DynamoTickerLease::new(stack.client.clone(), "auctions");
+    let at = now();
+    assert_eq!(
+        lease.acquire(0, "run-a", at, 10_000).await.unwrap(),
+        Some(String::new())
+    );
+    // Another shard is free while shard 0 is held; shard 0 is not.
+    assert_eq!(
+        lease.acquire(1, "run-b", at, 10_000).await.unwrap(),
+        Some(String::new())
+    );
+    assert_eq!(lease.acquire(0, "run-b", at, 10_000).await.unwrap(), None);
+    // Each shard's state goes to that shard's next holder only.
+    assert!(lease.release(0, "run-a", "state-0").await.unwrap());
+    assert!(lease.release(1, "run-b", "state-1").await.unwrap());
+    assert!(
+        !lease.renew(1, "run-a", at, 10_000, "x").await.unwrap(),
+        "not the holder"
+    );
+    assert_eq!(
+        lease.acquire(0, "run-c", at, 10_000).await.unwrap(),
+        Some("state-0".to_owned())
+    );
+    assert_eq!(
+        lease.acquire(1, "run-c", at, 10_000).await.unwrap(),
+        Some("state-1".to_owned())
+    );
 }

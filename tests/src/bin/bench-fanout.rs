@@ -146,7 +146,11 @@ async fn main() {
     let mut by_push: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut complete = Vec::new();
     // A large group is pushed every 30 s, a small one every 5 s.
-    let every = if viewers >= large_group.parse::<usize>().unwrap_or(usize::MAX) { 30 } else { 5 };
+    let every = if viewers >= large_group.parse::<usize>().unwrap_or(usize::MAX) {
+        30
+    } else {
+        5
+    };
     let deadline =
         Instant::now() + Duration::from_secs(u64::try_from(pushes).unwrap() * every + 30);
     while complete.len() < pushes && Instant::now() < deadline {

@@ -16,6 +16,8 @@ pub struct CredentialCache {
 }
 
 impl CredentialCache {
+    /// A cache over `provider`.
+    #[must_use]
     pub fn new(provider: aws_credential_types::provider::SharedCredentialsProvider) -> Self {
         Self {
             provider,
@@ -34,6 +36,10 @@ impl CredentialCache {
         fresh.then_some(current)
     }
 
+    /// Credentials that are good for a while yet, fetched again when they are about to expire.
+    ///
+    /// # Errors
+    /// The provider's.
     pub async fn get(&self) -> Result<aws_credential_types::Credentials, BoxError> {
         use aws_credential_types::provider::ProvideCredentials;
         if let Some(credentials) = self.fresh() {

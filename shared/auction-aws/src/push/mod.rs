@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use auction_core::ports::{BoxError, PushError, Pusher};
 
-use credentials::CredentialCache;
+pub use credentials::CredentialCache;
 use signer::PostSigner;
 
 /// [`Pusher`] that speaks the Management API's `POST /@connections/{id}` itself: a SigV4-signed

@@ -98,4 +98,15 @@ pub trait AuctionStore: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn live(&self) -> Result<Vec<Auction>, StoreError>;
+
+    /// How many shards the live list is kept in (`LiveIndexShards`).
+    fn live_shards(&self) -> u32;
+
+    /// The part of [`AuctionStore::live`] in `shard` (`0..live_shards()`), oldest start first:
+    /// one price-ticker shard's work list. Shard 0 also holds rows written before the list was
+    /// sharded.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn live_in_shard(&self, shard: u32) -> Result<Vec<Auction>, StoreError>;
 }

@@ -1,4 +1,5 @@
-//! The price ticker's lease: one run ticks at a time, and hands its state to the next.
+//! The price ticker's leases, one per shard of the live index: one run ticks a shard at a time,
+//! and hands the shard's state to the next.
 
 use async_trait::async_trait;
 
@@ -8,13 +9,14 @@ use crate::domain::EpochMillis;
 /// The lease.
 #[async_trait]
 pub trait TickerLease: Send + Sync {
-    /// Takes the lease for `owner` until `now + hold_ms` when it is free or expired, and returns
+    /// Takes `shard`'s lease for `owner` until `now + hold_ms` when it is free or expired, and returns
     /// the state the last holder left (empty when none); `None` when another owner holds it.
     ///
     /// # Errors
     /// [`StoreError`].
     async fn acquire(
         &self,
+        shard: u32,
         owner: &str,
         now: EpochMillis,
         hold_ms: i64,
@@ -27,6 +29,7 @@ pub trait TickerLease: Send + Sync {
     /// [`StoreError`].
     async fn renew(
         &self,
+        shard: u32,
         owner: &str,
         now: EpochMillis,
         hold_ms: i64,
@@ -37,5 +40,5 @@ pub trait TickerLease: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError`].
-    async fn release(&self, owner: &str, state: &str) -> Result<bool, StoreError>;
+    async fn release(&self, shard: u32, owner: &str, state: &str) -> Result<bool, StoreError>;
 }

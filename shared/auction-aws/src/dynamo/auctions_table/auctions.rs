@@ -277,9 +277,27 @@ impl AuctionStore for DynamoAuctions {
         let found =
             futures::future::try_join_all(partitions.map(|p| self.live_partition(p))).await?;
         let mut live: Vec<Auction> = found.into_iter().flatten().collect();
-        live.sort_by(|a, b| {
-            (a.schedule.starts_at(), a.id.as_str()).cmp(&(b.schedule.starts_at(), b.id.as_str()))
-        });
+        by_start(&mut live);
         Ok(live)
     }
+
+    fn live_shards(&self) -> u32 {
+        self.live_shards
+    }
+
+    async fn live_in_shard(&self, shard: u32) -> Result<Vec<Auction>, StoreError> {
+        let mut live = self.live_partition(format!("LIVE#{shard}")).await?;
+        if shard == 0 {
+            live.extend(self.live_partition(LEGACY_LIVE.to_owned()).await?);
+            by_start(&mut live);
+        }
+        Ok(live)
+    }
+}
+
+/// Oldest start first, then by id: the order the ticker works in.
+fn by_start(auctions: &mut [Auction]) {
+    auctions.sort_by(|a, b| {
+        (a.schedule.starts_at(), a.id.as_str()).cmp(&(b.schedule.starts_at(), b.id.as_str()))
+    });
 }

@@ -1,5 +1,5 @@
-//! [`DynamoTickerLease`]: the price ticker's lease row, `TICKER` / `LEASE`, with `owner`,
-//! `leaseUntilMs` and the `state` the holder saved.
+//! [`DynamoTickerLease`]: the price ticker's lease rows, one per shard (`TICKER#{shard}` /
+//! `LEASE`), with `owner`, `leaseUntilMs` and the `state` the holder saved.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -16,8 +16,10 @@ pub struct DynamoTickerLease {
     table: Table,
 }
 
-fn lease_key() -> Item {
-    Table::key("TICKER", "LEASE")
+/// A shard's lease row: `TICKER#{shard}` / `LEASE`. (Before the ticker ran per shard one row,
+/// `TICKER`, leased the whole platform; it is no longer read.)
+fn lease_key(shard: u32) -> Item {
+    Table::key(format!("TICKER#{shard}"), "LEASE")
 }
 
 impl DynamoTickerLease {
@@ -34,6 +36,7 @@ impl DynamoTickerLease {
 impl TickerLease for DynamoTickerLease {
     async fn acquire(
         &self,
+        shard: u32,
         owner: &str,
         now: EpochMillis,
         hold_ms: i64,
@@ -43,7 +46,7 @@ impl TickerLease for DynamoTickerLease {
             .client
             .update_item()
             .table_name(&self.table.name)
-            .set_key(Some(lease_key()))
+            .set_key(Some(lease_key(shard)))
             .update_expression("SET #owner = :owner, leaseUntilMs = :until")
             .condition_expression(
                 "attribute_not_exists(leaseUntilMs) OR leaseUntilMs <= :now OR #owner = :owner",
@@ -69,28 +72,35 @@ impl TickerLease for DynamoTickerLease {
 
     async fn renew(
         &self,
+        shard: u32,
         owner: &str,
         now: EpochMillis,
         hold_ms: i64,
         state: &str,
     ) -> Result<bool, StoreError> {
-        self.save(owner, now.0 + hold_ms, state).await
+        self.save(shard, owner, now.0 + hold_ms, state).await
     }
 
-    async fn release(&self, owner: &str, state: &str) -> Result<bool, StoreError> {
-        self.save(owner, 0, state).await
+    async fn release(&self, shard: u32, owner: &str, state: &str) -> Result<bool, StoreError> {
+        self.save(shard, owner, 0, state).await
     }
 }
 
 impl DynamoTickerLease {
     /// Sets the lease's expiry and state if `owner` holds it.
-    async fn save(&self, owner: &str, until_ms: i64, state: &str) -> Result<bool, StoreError> {
+    async fn save(
+        &self,
+        shard: u32,
+        owner: &str,
+        until_ms: i64,
+        state: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .table
             .client
             .update_item()
             .table_name(&self.table.name)
-            .set_key(Some(lease_key()))
+            .set_key(Some(lease_key(shard)))
             .update_expression("SET leaseUntilMs = :until, #state = :state")
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "owner")
