@@ -39,7 +39,7 @@ pub const BY_LIVE_INDEX: &str = "byLive";
 pub const LIVE_KEY: &str = "liveKey";
 /// The outbox index: accepted bids whose events are not yet known to be on the bus.
 pub const BY_PENDING_NOTICE_INDEX: &str = "byPendingNotice";
-/// The partition key attribute of [`BY_PENDING_NOTICE_INDEX`]: `PENDING` until published.
+/// The partition key attribute of [`BY_PENDING_NOTICE_INDEX`]: `PENDING#{shard}` until published.
 pub const NOTICE_KEY: &str = "noticeKey";
 /// The sort key attribute of [`BY_PENDING_NOTICE_INDEX`] (epoch milliseconds of the decision).
 pub const DECIDED_AT_MS: &str = "decidedAtMs";

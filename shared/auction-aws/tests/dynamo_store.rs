@@ -916,3 +916,66 @@ async fn each_ticker_shard_has_a_lease_of_its_own() {
         Some("state-1".to_owned())
     );
 }
+
+#[tokio::test]
+async fn the_outbox_spreads_over_its_partitions_and_is_swept_oldest_first() {
+    use auction_core::ports::Outbox;
+    let stack = stack().await;
+    let outbox = auction_aws::dynamo::DynamoOutbox::new(stack.client.clone(), "auctions");
+    let auction = new_auction("acme", 40, now());
+    stack.auctions.create(&auction).await.unwrap();
+    let start = now().0;
+    for i in 0..40 {
+        let request = bid(&auction, &format!("buyer-{i}"), 100_000);
+        let accepted = acceptance(&auction, &request, EpochMillis(start + i));
+        assert_eq!(
+            stack
+                .bids
+                .commit_acceptance(&request, &auction, &accepted)
+                .await
+                .unwrap(),
+            Commit::Committed
+        );
+    }
+    // The entries went to several partitions of the index, none to the unsharded `PENDING`.
+    let mut partitions = HashSet::new();
+    for shard in 0..16 {
+        let found = stack
+            .client
+            .query()
+            .table_name("auctions")
+            .index_name(infra::tables::BY_PENDING_NOTICE_INDEX)
+            .key_condition_expression("noticeKey = :p")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("PENDING#{shard}")),
+            )
+            .send()
+            .await
+            .unwrap()
+            .count();
+        if found > 0 {
+            partitions.insert(shard);
+        }
+    }
+    assert!(
+        partitions.len() >= 8,
+        "40 sales over 16 partitions: {partitions:?}"
+    );
+    // The sweep sees the oldest first, across partitions.
+    let pending = outbox
+        .pending(EpochMillis(start + 1_000), 10)
+        .await
+        .unwrap();
+    let decided: Vec<i64> = pending.iter().map(|p| p.bid.accepted_at.0).collect();
+    assert_eq!(decided, (start..start + 10).collect::<Vec<_>>());
+    for notice in &pending {
+        outbox.mark_notified(&notice.bid.bid_id).await.unwrap();
+    }
+    let rest = outbox
+        .pending(EpochMillis(start + 1_000), 100)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 30);
+    assert_eq!(rest[0].bid.accepted_at.0, start + 10);
+}

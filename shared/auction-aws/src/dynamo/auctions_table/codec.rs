@@ -20,8 +20,23 @@ pub const LEGACY_LIVE: &str = "LIVE";
 pub fn live_key(id: &AuctionId, shards: u32) -> String {
     format!("LIVE#{}", crate::dynamo::shard_of(id.as_str(), shards))
 }
-/// `noticeKey` of an accepted bid whose events are not yet known to be published.
-pub const PENDING: &str = "PENDING";
+/// `noticeKey` of accepted bids written before the outbox was sharded: still read, never written.
+pub const LEGACY_PENDING: &str = "PENDING";
+
+/// Partitions of the outbox index. Every sale enters and leaves the outbox (two index writes),
+/// so one partition would cap the platform at about 500 sales a second (1,000 writes/s per
+/// partition, docs/capacity.md); 16 take 8,000. Fixed: the sweep reads every partition.
+pub const OUTBOX_SHARDS: u32 = 16;
+
+/// `noticeKey` of an accepted bid whose events are not yet known to be published:
+/// `PENDING#{shard}`, the shard a stable hash of the bid id.
+#[must_use]
+pub fn pending_key(bid_id: &BidId) -> String {
+    format!(
+        "PENDING#{}",
+        crate::dynamo::shard_of(bid_id.as_str(), OUTBOX_SHARDS)
+    )
+}
 
 /// The auction row's key.
 pub fn auction_key(id: &AuctionId) -> Item {
@@ -137,7 +152,7 @@ pub fn auction_from(item: &Item) -> Result<Auction, StoreError> {
 pub const REJECTED_BID_RETENTION_SECONDS: i64 = 86_400;
 
 /// The record of a bid's outcome, with the fingerprint of the body that produced it. An
-/// acceptance enters the outbox (`noticeKey = PENDING`); a rejection expires
+/// acceptance enters the outbox (`noticeKey = PENDING#{shard}`); a rejection expires
 /// ([`REJECTED_BID_RETENTION_SECONDS`]).
 pub fn bid_item(bid: &BidRequest, outcome: &BidOutcome, decided_at: EpochMillis) -> Item {
     let mut item = bid_key(&bid.bid_id);
@@ -153,7 +168,7 @@ pub fn bid_item(bid: &BidRequest, outcome: &BidOutcome, decided_at: EpochMillis)
     match outcome {
         BidOutcome::Accepted(a) => {
             item.insert("outcome".to_owned(), s("Accepted"));
-            item.insert(NOTICE_KEY.to_owned(), s(PENDING));
+            item.insert(NOTICE_KEY.to_owned(), s(pending_key(&bid.bid_id)));
             item.insert("currency".to_owned(), s(a.currency.code()));
             item.insert("winningPrice".to_owned(), n(a.winning_price.minor_units()));
             item.insert("reservationId".to_owned(), s(&a.reservation.reservation_id));

@@ -1,11 +1,12 @@
 //! [`DynamoOutbox`]: accepted bids whose events may not be on the bus yet, found through the
-//! sparse `byPendingNotice` index (`noticeKey = PENDING`, sorted by `decidedAtMs`).
+//! sparse `byPendingNotice` index (`noticeKey = PENDING#{shard}`, [`OUTBOX_SHARDS`] partitions,
+//! each sorted by `decidedAtMs`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use infra::tables::{BY_PENDING_NOTICE_INDEX, DECIDED_AT_MS, NOTICE_KEY, PK};
 
-use super::codec::{PENDING, bid_key, stored_bid_from};
+use super::codec::{LEGACY_PENDING, OUTBOX_SHARDS, bid_key, stored_bid_from};
 use crate::dynamo::item::{ItemExt, n, s};
 use crate::dynamo::table::{Table, condition_failed};
 use auction_core::domain::{BidId, BidOutcome, EpochMillis};
@@ -25,15 +26,14 @@ impl DynamoOutbox {
             table: Table::new(client, table),
         }
     }
-}
 
-#[async_trait]
-impl Outbox for DynamoOutbox {
-    async fn pending(
+    /// The oldest `limit` entries of one outbox partition decided before `decided_before`.
+    async fn oldest(
         &self,
+        partition: String,
         decided_before: EpochMillis,
         limit: usize,
-    ) -> Result<Vec<PendingNotice>, StoreError> {
+    ) -> Result<Vec<crate::dynamo::item::Item>, StoreError> {
         let page = self
             .table
             .client
@@ -43,13 +43,35 @@ impl Outbox for DynamoOutbox {
             .key_condition_expression("#notice = :pending AND #decided < :before")
             .expression_attribute_names("#notice", NOTICE_KEY)
             .expression_attribute_names("#decided", DECIDED_AT_MS)
-            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":pending", s(partition))
             .expression_attribute_values(":before", n(decided_before.0))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(|e| self.table.error(e))?;
-        page.items()
+        Ok(page.items().to_vec())
+    }
+}
+
+#[async_trait]
+impl Outbox for DynamoOutbox {
+    async fn pending(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<PendingNotice>, StoreError> {
+        // The oldest `limit` of each partition, then the oldest `limit` of those.
+        let partitions = (0..OUTBOX_SHARDS)
+            .map(|shard| format!("PENDING#{shard}"))
+            .chain(std::iter::once(LEGACY_PENDING.to_owned()));
+        let pages = futures::future::try_join_all(
+            partitions.map(|partition| self.oldest(partition, decided_before, limit)),
+        )
+        .await?;
+        let mut items: Vec<_> = pages.into_iter().flatten().collect();
+        items.sort_by_key(|item| item.int(DECIDED_AT_MS).unwrap_or(i64::MAX));
+        items.truncate(limit);
+        items
             .iter()
             .map(|item| match stored_bid_from(item)?.outcome {
                 BidOutcome::Accepted(bid) => Ok(PendingNotice {
