@@ -562,8 +562,10 @@ impl TickerDeps {
                     .config
                     .cadence()
                     .is_large(push.viewers.unwrap_or(0), push.large);
-                if push.large {
-                    self.read_viewers(auction, now, &mut push).await;
+                if push.large
+                    && let Some(count) = self.read_viewers(auction, now, &mut push).await
+                {
+                    push.viewers = Some(count);
                 }
                 let price = auction.current_price(now);
                 let interval = self.price_interval(&push);
@@ -650,47 +652,44 @@ impl TickerDeps {
         }
     }
 
-    /// Reads a large group's counter once per viewer-count interval, into `push.viewers`.
-    async fn read_viewers(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) {
+    /// Reads the group's counter, at most once per viewer-count interval: the count when it was
+    /// read this tick, `None` when it was not due or could not be read.
+    async fn read_viewers(
+        &self,
+        auction: &Auction,
+        now: EpochMillis,
+        push: &mut PushState,
+    ) -> Option<u64> {
         let interval = self.on_the_tick(self.config.viewer_count_interval);
         let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         if push
             .viewers_read_at
             .is_some_and(|at| now.0 - at < interval_ms)
         {
-            return;
+            return None;
         }
         match self.groups.viewer_count(&auction.id, now).await {
             Ok(count) => {
-                push.viewers = Some(count);
                 push.viewers_read_at = Some(now.0);
+                Some(count)
             }
-            Err(e) => tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read"),
+            Err(e) => {
+                tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read");
+                None
+            }
         }
     }
 
+    /// A small group's `ViewerCountUpdated`, when the count read this tick changed.
     async fn push_viewers(
         &self,
         auction: &Auction,
         now: EpochMillis,
         push: &mut PushState,
     ) -> bool {
-        let interval = self.on_the_tick(self.config.viewer_count_interval);
-        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-        if push
-            .viewers_read_at
-            .is_some_and(|at| now.0 - at < interval_ms)
-        {
+        let Some(count) = self.read_viewers(auction, now, push).await else {
             return false;
-        }
-        let count = match self.groups.viewer_count(&auction.id, now).await {
-            Ok(count) => count,
-            Err(e) => {
-                tracing::warn!(error = ?e, auction_id = %auction.id, "viewer count not read");
-                return false;
-            }
         };
-        push.viewers_read_at = Some(now.0);
         if push.viewers.unwrap_or(0) == count {
             push.viewers = Some(count);
             return false;
