@@ -19,6 +19,16 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         })
 }
 
+/// A per-shard gauge (`NAME{Shard="N"}`) summed over the shards, if any shard reported it.
+fn shard_sum(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|line| line.starts_with(&format!("{name}{{Shard=")))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
 async fn metrics_text(http: &reqwest::Client, stack: &tests::Running) -> String {
     let response = http
         .get(format!("{}/metrics", stack.http_url()))
@@ -113,7 +123,7 @@ async fn metrics_count_what_the_traffic_did() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     let text = loop {
         let text = metrics_text(&http, &stack).await;
-        if sample(&text, "ActiveConnections") == Some(2.0)
+        if shard_sum(&text, "ActiveConnections") == Some(2.0)
             && sample(&text, r#"MessagesSent{Frame="Reply"}"#).is_some_and(|n| n >= 3.0)
         {
             break text;

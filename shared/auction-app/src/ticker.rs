@@ -432,7 +432,9 @@ impl TickerDeps {
         self.publish_unpublished_ends(state).await;
         let live = self.auctions.live_in_shard(shard).await?;
         #[allow(clippy::cast_precision_loss)] // a count far below 2^52
-        metrics::gauge!(auction_core::telemetry::LIVE_AUCTIONS).set(live.len() as f64);
+        // Per shard (each run knows its own part); the dashboard sums the shards.
+        metrics::gauge!(auction_core::telemetry::LIVE_AUCTIONS, "Shard" => shard.to_string())
+            .set(live.len() as f64);
         // Forget auctions that left the live list (their end was recorded).
         state
             .auctions
@@ -476,7 +478,8 @@ impl TickerDeps {
         }
         let in_groups: u64 = state.auctions.values().filter_map(|p| p.viewers).sum();
         #[allow(clippy::cast_precision_loss)] // a count far below 2^52
-        metrics::gauge!(auction_core::telemetry::ACTIVE_CONNECTIONS).set(in_groups as f64);
+        metrics::gauge!(auction_core::telemetry::ACTIVE_CONNECTIONS, "Shard" => shard.to_string())
+            .set(in_groups as f64);
 
         // One sweeper is enough, and several would publish the same entries.
         if shard == 0
