@@ -423,7 +423,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         ..TickerConfig::default()
     };
     let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock))
-        .with_cadence(ticker_config.cadence());
+        .with_cadence(ticker_config.cadence(config.live_index_shards));
     let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
         Some(url) => Arc::new(invoke::InvokeApi::new(url)),
         None => Arc::new(invoke::InProcess {

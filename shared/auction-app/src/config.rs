@@ -284,7 +284,7 @@ pub fn event_bus() -> Result<String, ConfigError> {
 /// # Errors
 /// [`ConfigError::Invalid`] for an interval that is not a positive number of seconds.
 pub fn push_cadence() -> Result<PushCadence, ConfigError> {
-    Ok(ticker()?.cadence())
+    Ok(ticker()?.cadence(tables()?.live_index_shards))
 }
 
 /// Reads the ticker's intervals.

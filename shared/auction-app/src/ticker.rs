@@ -145,14 +145,18 @@ pub struct TickerConfig {
 }
 
 impl TickerConfig {
-    /// The cadence these settings give, as snapshots announce it.
+    /// The cadence these settings give over `shards` ticker shards (each spends its share of
+    /// the post budget), as snapshots announce it.
     #[must_use]
-    pub fn cadence(&self) -> PushCadence {
+    pub fn cadence(&self, shards: u32) -> PushCadence {
         let seconds = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
         PushCadence {
             price_update_seconds: seconds(self.price_update_interval),
             large_group_viewers: self.large_group_viewers,
             large_group_seconds: seconds(self.large_group_push_interval),
+            shard_posts_per_second: (u64::from(self.post_budget_per_second)
+                / u64::from(shards.max(1)))
+            .max(1),
         }
     }
 }
@@ -562,7 +566,6 @@ impl TickerDeps {
             Phase::Active => {
                 // A large group's count is read, not pushed: it rides along the next price push.
                 push.large = self
-                    .config
                     .cadence()
                     .is_large(push.viewers.unwrap_or(0), push.large);
                 if push.large
@@ -602,11 +605,18 @@ impl TickerDeps {
         interval.saturating_sub(self.config.tick / 2)
     }
 
-    /// The cadence of `auction`'s group as it is pushed now.
+    /// The cadence of this ticker's shards.
+    fn cadence(&self) -> PushCadence {
+        self.config.cadence(self.shards())
+    }
+
+    /// The cadence of `auction`'s group as it is pushed now: its interval, or longer when the
+    /// shard's post budget cannot push the group that often.
     fn push_interval_seconds(&self, auction: &Auction, push: &PushState) -> u32 {
-        self.config
-            .cadence()
+        let cadence = self.cadence();
+        cadence
             .interval_seconds(auction.schedule.drop_interval_seconds(), push.large)
+            .max(cadence.budget_seconds(push.viewers.unwrap_or(0)))
     }
 
     /// [`Self::on_the_tick`] of the auction's price interval (a large group's is longer).

@@ -286,6 +286,10 @@ pub struct PushCadence {
     pub large_group_viewers: u64,
     /// A large group's time between two `PriceUpdated` (`LARGE_GROUP_PUSH_INTERVAL_SECONDS`).
     pub large_group_seconds: u32,
+    /// The posts per second one ticker shard may spend (`TICKER_POST_BUDGET_PER_SECOND` over
+    /// the shards): a group larger than that times its interval is pushed less often, and the
+    /// cadence says so, or its clients would take the quiet for a dead connection.
+    pub shard_posts_per_second: u64,
 }
 
 impl Default for PushCadence {
@@ -294,6 +298,7 @@ impl Default for PushCadence {
             price_update_seconds: 5,
             large_group_viewers: 1_000,
             large_group_seconds: 30,
+            shard_posts_per_second: 5_000,
         }
     }
 }
@@ -315,6 +320,15 @@ impl PushCadence {
     #[must_use]
     pub fn push_interval_seconds(self, drop_interval_seconds: u32, viewers: u64) -> u32 {
         self.interval_seconds(drop_interval_seconds, self.is_large(viewers, true))
+            .max(self.budget_seconds(viewers))
+    }
+
+    /// How often the shard's post budget lets a group of `viewers` be pushed: a push costs one
+    /// post per viewer, and the shard earns `shard_posts_per_second`.
+    #[must_use]
+    pub fn budget_seconds(self, viewers: u64) -> u32 {
+        let per_second = self.shard_posts_per_second.max(1);
+        u32::try_from(viewers.div_ceil(per_second)).unwrap_or(u32::MAX)
     }
 
     /// The longest silence of an active auction's group that is (or is not) large: a

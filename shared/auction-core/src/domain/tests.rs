@@ -284,6 +284,7 @@ fn a_large_group_gets_the_long_cadence_with_hysteresis() {
         price_update_seconds: 5,
         large_group_viewers: 1_000,
         large_group_seconds: 30,
+        shard_posts_per_second: 625,
     };
     assert!(!cadence.is_large(999, false));
     assert!(cadence.is_large(1_000, false));
@@ -298,4 +299,9 @@ fn a_large_group_gets_the_long_cadence_with_hysteresis() {
     // Snapshots announce the long cadence from four fifths on: longer is the safe side.
     assert_eq!(cadence.push_interval_seconds(1, 799), 5);
     assert_eq!(cadence.push_interval_seconds(1, 800), 30);
+    // A group larger than the shard's budget can push every 30 s is announced what the budget
+    // allows: 100,000 posts at 625 a second, every 160 s.
+    assert_eq!(cadence.budget_seconds(18_750), 30);
+    assert_eq!(cadence.push_interval_seconds(1, 18_750), 30);
+    assert_eq!(cadence.push_interval_seconds(1, 100_000), 160);
 }
