@@ -192,6 +192,8 @@ export declare class AuctionClient {
     private opened;
     /** The socket of `epoch` is gone (closed, failed to open, or silent): retry on the policy. */
     private lost;
+    /** The next reconnect attempt, `delayMs` from now (replacing any pending one). */
+    private scheduleRetry;
     /**
      * The server answered over HTTP. While reconnecting that proves it is back: the next attempt
      * comes at once (spread over 0.5 s so that a crowd does not reconnect in one instant) instead of
@@ -203,7 +205,13 @@ export declare class AuctionClient {
     private silenceLimitMs;
     /** Pings a silent connection at once, and re-evaluates the liveness. */
     private checkLiveness;
+    /**
+     * Re-evaluates the liveness after an event. The silence limit (a walk over the joined
+     * auctions) is only worked out when the socket has been silent at all: right after a frame
+     * it cannot matter, and every frame comes here.
+     */
     private updateLiveness;
+    private setLiveness;
     private ping;
     private send;
     private sendJoin;

@@ -44,6 +44,11 @@ export const SUBPROTOCOL = "auction.v1";
 const BEARER_PROTOCOL_PREFIX = "bearer.";
 /** How often the liveness is re-evaluated. */
 const LIVENESS_CHECK_MS = 250;
+/** A refused join (`RateLimited`, `InternalError`) is sent again after 2, 4, 8, 16, then every 30 s (± 20 %). */
+const JOIN_RETRY_POLICY = defaultRetryPolicy({
+    delaysMs: [2_000, 4_000, 8_000, 16_000, 30_000],
+    random: () => Math.random(),
+});
 const REMEMBERED_BIDS = 1000;
 /** One connection to the auction API; see the module documentation. */
 export class AuctionClient {
@@ -355,12 +360,17 @@ export class AuctionClient {
             return;
         }
         this.retryCount += 1;
-        this.retryAtMs = Date.now() + delay;
+        this.scheduleRetry(delay);
+    }
+    /** The next reconnect attempt, `delayMs` from now (replacing any pending one). */
+    scheduleRetry(delayMs) {
+        clearTimeout(this.retryTimer);
+        this.retryAtMs = Date.now() + delayMs;
         this.retryTimer = setTimeout(() => {
             this.retryTimer = undefined;
-            if (this.currentState === "Reconnecting")
+            if (this.currentState === "Reconnecting" && this.socket === undefined)
                 void this.openSocket();
-        }, delay);
+        }, delayMs);
     }
     /**
      * The server answered over HTTP. While reconnecting that proves it is back: the next attempt
@@ -375,13 +385,7 @@ export class AuctionClient {
             this.socket === undefined &&
             this.retryTimer !== undefined &&
             Date.now() + delay < this.retryAtMs) {
-            clearTimeout(this.retryTimer);
-            this.retryAtMs = Date.now() + delay;
-            this.retryTimer = setTimeout(() => {
-                this.retryTimer = undefined;
-                if (this.currentState === "Reconnecting" && this.socket === undefined)
-                    void this.openSocket();
-            }, delay);
+            this.scheduleRetry(delay);
         }
         this.updateLiveness();
     }
@@ -402,19 +406,26 @@ export class AuctionClient {
     }
     /** Pings a silent connection at once, and re-evaluates the liveness. */
     checkLiveness() {
-        if (this.currentState === "Connected") {
-            const limit = this.silenceLimitMs();
-            if (limit !== undefined && Date.now() - this.lastFrameAtMs > limit)
-                this.ping();
-        }
-        this.updateLiveness();
+        const limit = this.currentState === "Connected" ? this.silenceLimitMs() : undefined;
+        if (limit !== undefined && Date.now() - this.lastFrameAtMs > limit)
+            this.ping();
+        this.setLiveness(limit);
     }
+    /**
+     * Re-evaluates the liveness after an event. The silence limit (a walk over the joined
+     * auctions) is only worked out when the socket has been silent at all: right after a frame
+     * it cannot matter, and every frame comes here.
+     */
     updateLiveness() {
+        const silent = this.currentState === "Connected" && Date.now() > this.lastFrameAtMs;
+        this.setLiveness(silent ? this.silenceLimitMs() : undefined);
+    }
+    setLiveness(silenceLimitMs) {
         const next = livenessAt({
             state: this.currentState,
             nowMs: Date.now(),
             lastFrameAtMs: this.lastFrameAtMs,
-            silenceLimitMs: this.silenceLimitMs(),
+            silenceLimitMs,
             lastPollOkAtMs: this.lastPollOkAtMs,
             // A poll vouches until the next one is overdue.
             pollFreshMs: this.options.pollIntervalMs + this.options.requestTimeoutMs,
@@ -592,14 +603,14 @@ export class AuctionClient {
         this.setJoinState({ auctionId, status: "joining", error });
         const retry = this.joinRetries.get(auctionId) ?? { attempts: 0, timer: undefined };
         clearTimeout(retry.timer);
-        const base = Math.min(30_000, 2_000 * 2 ** retry.attempts);
+        const delay = JOIN_RETRY_POLICY.nextRetryDelayMs({ previousRetryCount: retry.attempts, elapsedMs: 0 }) ?? 30_000;
         retry.attempts += 1;
         retry.timer = setTimeout(() => {
             retry.timer = undefined;
             if (this.joined.has(auctionId) && this.joinStates.get(auctionId)?.status === "joining") {
                 this.sendJoin(auctionId);
             }
-        }, Math.round(base * (0.8 + 0.4 * Math.random())));
+        }, delay);
         this.joinRetries.set(auctionId, retry);
     }
     setJoinState(state) {

@@ -220,18 +220,11 @@ fn is_loopback(ip: IpAddr) -> bool {
 pub async fn signed_lambda(request: Request, next: Next) -> Response {
     match check_signature(request.headers(), Service::Lambda) {
         Ok(()) => next.run(request).await,
-        Err(e) => {
-            let mut response = (
-                StatusCode::FORBIDDEN,
-                axum::Json(json!({"Type": "User", "message": e.to_string()})),
-            )
-                .into_response();
-            response.headers_mut().insert(
-                "x-amzn-ErrorType",
-                header::HeaderValue::from_static("AccessDeniedException"),
-            );
-            response
-        }
+        Err(e) => crate::invoke::lambda_error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            e.to_string(),
+        ),
     }
 }
 

@@ -273,6 +273,26 @@ pub fn lambda_api_routes(invoker: Arc<dyn Invoker>) -> axum::Router {
         .with_state(invoker)
 }
 
+/// An error of the Lambda API itself (not of the function): `{"Type": "User", "message"}` and
+/// its `x-amzn-ErrorType`.
+pub(crate) fn lambda_error(
+    status: axum::http::StatusCode,
+    kind: &'static str,
+    message: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (
+        status,
+        axum::Json(serde_json::json!({"Type": "User", "message": message})),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        "x-amzn-ErrorType",
+        axum::http::HeaderValue::from_static(kind),
+    );
+    response
+}
+
 async fn invoke_function(
     axum::extract::State(invoker): axum::extract::State<Arc<dyn Invoker>>,
     axum::extract::Path(name): axum::extract::Path<String>,
@@ -281,21 +301,13 @@ async fn invoke_function(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let not_found = || {
-        let mut response = (
-            StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({"Type": "User", "message": format!("Function not found: {name}")})),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            "x-amzn-ErrorType",
-            axum::http::HeaderValue::from_static("ResourceNotFoundException"),
-        );
-        response
-    };
     // A name or an ARN whose last part is the name.
     let Some(function) = Function::from_name(name.rsplit(':').next().unwrap_or(&name)) else {
-        return not_found();
+        return lambda_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {name}"),
+        );
     };
     let payload: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
@@ -303,11 +315,11 @@ async fn invoke_function(
         match serde_json::from_slice(&body) {
             Ok(payload) => payload,
             Err(e) => {
-                return (
+                return lambda_error(
                     StatusCode::BAD_REQUEST,
-                    axum::Json(serde_json::json!({"Type": "User", "message": format!("Could not parse request body into json: {e}")})),
-                )
-                    .into_response();
+                    "InvalidRequestContentException",
+                    format!("Could not parse request body into json: {e}"),
+                );
             }
         }
     };

@@ -344,9 +344,6 @@ pub fn fanout_concurrency() -> Result<usize, ConfigError> {
     Ok(value)
 }
 
-/// Reads the management endpoint.
-///
-/// # Errors
 /// The Lambda API's endpoint for the ticker's dispatcher (`LAMBDA_ENDPOINT`), when not Lambda's
 /// own: `auction-local` sets it to itself.
 #[must_use]
@@ -354,6 +351,9 @@ pub fn lambda_endpoint() -> Option<String> {
     var(keys::LAMBDA_ENDPOINT)
 }
 
+/// Reads the management endpoint.
+///
+/// # Errors
 /// [`ConfigError::Missing`].
 pub fn management_endpoint() -> Result<String, ConfigError> {
     required(keys::WEBSOCKET_MANAGEMENT_ENDPOINT)

@@ -523,8 +523,7 @@ impl TickerDeps {
             .collect();
         let due = tenant_round_robin(due);
         // The shards run side by side: each spends its share, so their sum holds the budget.
-        let budget =
-            (i64::from(self.config.post_budget_per_second) / i64::from(self.shards())).max(1);
+        let budget = i64::try_from(self.cadence().shard_posts_per_second).unwrap_or(i64::MAX);
         let seconds = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX) / 1000;
         let refill = budget * seconds(self.config.tick).max(1);
         let capacity = budget * seconds(self.config.price_update_interval).max(1);
@@ -619,16 +618,10 @@ impl TickerDeps {
             .max(cadence.budget_seconds(push.viewers.unwrap_or(0)))
     }
 
-    /// [`Self::on_the_tick`] of the auction's price interval (a large group's is longer).
+    /// [`Self::on_the_tick`] of the group's price throttle (a large group's is longer).
     fn price_interval(&self, push: &PushState) -> Duration {
-        let interval = if push.large {
-            self.config
-                .large_group_push_interval
-                .max(self.config.price_update_interval)
-        } else {
-            self.config.price_update_interval
-        };
-        self.on_the_tick(interval)
+        let seconds = self.cadence().throttle_seconds(push.large);
+        self.on_the_tick(Duration::from_secs(u64::from(seconds)))
     }
 
     async fn push_price(&self, auction: &Auction, now: EpochMillis, push: &mut PushState) -> bool {

@@ -336,12 +336,19 @@ impl PushCadence {
     /// old, so drops slower than the interval set the pace.
     #[must_use]
     pub fn interval_seconds(self, drop_interval_seconds: u32, large: bool) -> u32 {
-        let interval = if large {
+        self.throttle_seconds(large)
+            .max(drop_interval_seconds)
+            .max(1)
+    }
+
+    /// The least time between two `PriceUpdated` of a group that is (or is not) large.
+    #[must_use]
+    pub fn throttle_seconds(self, large: bool) -> u32 {
+        if large {
             self.large_group_seconds.max(self.price_update_seconds)
         } else {
             self.price_update_seconds
-        };
-        interval.max(drop_interval_seconds).max(1)
+        }
     }
 }
 
