@@ -730,6 +730,12 @@ async fn the_local_lambda_invoke_api_starts_shard_runs_like_lambda() {
         unknown.headers()["x-amzn-errortype"],
         "ResourceNotFoundException"
     );
+    let garbled = signed("price-ticker", "{not json").send().await.unwrap();
+    assert_eq!(garbled.status(), 400);
+    assert_eq!(
+        garbled.headers()["x-amzn-errortype"],
+        "InvalidRequestContentException"
+    );
     // A shard outside the live index is the function's error, as Lambda reports one.
     let bad = signed("price-ticker", r#"{"shard": 9}"#)
         .send()
