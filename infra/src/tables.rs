@@ -7,8 +7,9 @@
 //!   bid (`BID#id` / `BID`, its own partition so a bid storm spreads its writes; a rejected bid's
 //!   row expires a day after its decision through TTL on `expiresAt`), and the price
 //!   ticker's lease (`TICKER` / `LEASE`). The sparse `byTenantPhase` index lists a tenant's live
-//!   or ended auctions by start time; the sparse `byLive` index lists every tenant's auctions
-//!   that have not ended (the ticker's work list); the sparse `byPendingNotice` index lists
+//!   or ended auctions by start time; the sparse `byLiveSchedule` index lists every tenant's
+//!   auctions that have not ended with their schedules (the ticker's work list; sales never write
+//!   it); the sparse `byPendingNotice` index lists
 //!   accepted bids whose events are not yet known to be published (the outbox).
 
 use aws_sdk_dynamodb::Client;
@@ -33,8 +34,28 @@ pub const BY_TENANT_PHASE_INDEX: &str = "byTenantPhase";
 pub const TENANT_PHASE: &str = "tenantPhase";
 /// The sort key attribute of [`BY_TENANT_PHASE_INDEX`] and [`BY_LIVE_INDEX`] (epoch milliseconds).
 pub const STARTS_AT_MS: &str = "startsAtMs";
-/// The auctions index of every tenant's auctions that have not ended, by start time.
-pub const BY_LIVE_INDEX: &str = "byLive";
+/// The auctions index of every tenant's auctions that have not ended, by start time, with their
+/// schedule and nothing a sale changes ([`LIVE_SCHEDULE_ATTRIBUTES`]). It replaced `byLive`
+/// (every attribute), which every sale wrote (docs/data-model.md, "Changing an index").
+pub const BY_LIVE_INDEX: &str = "byLiveSchedule";
+/// What [`BY_LIVE_INDEX`] carries besides its keys: what the price ticker needs, and only what
+/// never changes while the auction is live, so a sale (`remainingItems`, `version`) writes no
+/// index partition.
+pub const LIVE_SCHEDULE_ATTRIBUTES: &[&str] = &[
+    "auctionId",
+    "tenantId",
+    "sellerId",
+    "title",
+    "currency",
+    "startPrice",
+    "floorPrice",
+    "priceDrop",
+    "dropIntervalSeconds",
+    "endsAtMs",
+    "totalItems",
+    "reservationTtlSeconds",
+    "createdAtMs",
+];
 /// The partition key attribute of [`BY_LIVE_INDEX`]: `LIVE` while the auction has no recorded end.
 pub const LIVE_KEY: &str = "liveKey";
 /// The outbox index: accepted bids whose events are not yet known to be on the bus.
@@ -64,7 +85,16 @@ impl KeyKind {
     }
 }
 
-/// A global secondary index, projecting every attribute.
+/// What an index copies of its rows besides their keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    /// Every attribute: every write to a row in the index writes the index too.
+    All,
+    /// These attributes: a write that changes none of them (nor a key) leaves the index alone.
+    Include(&'static [&'static str]),
+}
+
+/// A global secondary index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexSpec {
     /// The index name.
@@ -73,6 +103,8 @@ pub struct IndexSpec {
     pub hash_key: &'static str,
     /// Its sort key attribute, if any.
     pub range_key: Option<&'static str>,
+    /// What it copies.
+    pub projection: IndexProjection,
 }
 
 /// A table's definition: everything but its name, which the stack or the caller chooses.
@@ -108,6 +140,7 @@ pub const CONNECTIONS: TableSpec = TableSpec {
         name: BY_USER_INDEX,
         hash_key: USER_KEY,
         range_key: None,
+        projection: IndexProjection::All,
     }],
     ttl_attribute: Some(EXPIRES_AT),
     point_in_time_recovery: false,
@@ -132,16 +165,19 @@ pub const AUCTIONS: TableSpec = TableSpec {
             name: BY_TENANT_PHASE_INDEX,
             hash_key: TENANT_PHASE,
             range_key: Some(STARTS_AT_MS),
+            projection: IndexProjection::All,
         },
         IndexSpec {
             name: BY_LIVE_INDEX,
             hash_key: LIVE_KEY,
             range_key: Some(STARTS_AT_MS),
+            projection: IndexProjection::Include(LIVE_SCHEDULE_ATTRIBUTES),
         },
         IndexSpec {
             name: BY_PENDING_NOTICE_INDEX,
             hash_key: NOTICE_KEY,
             range_key: Some(DECIDED_AT_MS),
+            projection: IndexProjection::All,
         },
     ],
     ttl_attribute: Some(EXPIRES_AT),
@@ -199,14 +235,18 @@ impl TableSpec {
             );
         }
         for index in self.indexes {
+            let projection = match index.projection {
+                IndexProjection::All => Projection::builder().projection_type(ProjectionType::All),
+                IndexProjection::Include(attributes) => Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        attributes.iter().map(|a| (*a).to_owned()).collect(),
+                    )),
+            };
             let mut gsi = GlobalSecondaryIndex::builder()
                 .index_name(index.name)
                 .key_schema(key(index.hash_key, KeyType::Hash))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                );
+                .projection(projection.build());
             if let Some(range) = index.range_key {
                 gsi = gsi.key_schema(key(range, KeyType::Range));
             }

@@ -1,7 +1,7 @@
 //! `template.yaml` declares exactly the tables of `infra::tables`: keys, attribute types,
 //! indexes, TTL, on-demand billing and point-in-time recovery. Edit both or neither.
 
-use infra::tables::{AUCTIONS, CONNECTIONS, TableSpec};
+use infra::tables::{AUCTIONS, CONNECTIONS, IndexProjection, TableSpec};
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -94,11 +94,28 @@ fn check(spec: &TableSpec) {
             "{id}: keys of index {}",
             index.name
         );
-        assert_eq!(
-            declared["Projection"]["ProjectionType"], "ALL",
-            "{id}: {} projects all",
-            index.name
-        );
+        let projection = &declared["Projection"];
+        match index.projection {
+            IndexProjection::All => assert_eq!(
+                projection["ProjectionType"], "ALL",
+                "{id}: {} projects all",
+                index.name
+            ),
+            IndexProjection::Include(attributes) => {
+                assert_eq!(
+                    projection["ProjectionType"], "INCLUDE",
+                    "{id}: {} projects some",
+                    index.name
+                );
+                let declared: Vec<&str> = projection["NonKeyAttributes"]
+                    .as_sequence()
+                    .expect("NonKeyAttributes is a list")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                assert_eq!(declared, attributes, "{id}: what {} carries", index.name);
+            }
+        }
     }
 
     let ttl = &props["TimeToLiveSpecification"];

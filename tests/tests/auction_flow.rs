@@ -579,6 +579,78 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_sale_whose_caller_died_before_recording_the_end_is_ended_by_the_sweep() {
+    use auction_core::domain::{AcceptedBid, BidId, BidRequest, EndReason, Reservation};
+    let stack = start_with(flow_config()).await;
+    let auction = create_auction(&stack, "acme", 1).await;
+    let id = auction.id.as_str();
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    viewer.join_and_state(id).await;
+
+    // The HTTP API took the last item and died: no announcement, no recorded end. The live
+    // list carries no count, so only the row (read by the outbox sweep) shows it is sold out.
+    let at = tests::now();
+    let request = BidRequest {
+        auction_id: auction.id.clone(),
+        bid_id: BidId::generate(),
+        user_id: "buyer".into(),
+        tenant_id: "acme".into(),
+        bid_price: auction.current_price(at),
+        fresh_id: false,
+    };
+    let accepted = AcceptedBid {
+        bid_id: request.bid_id.clone(),
+        auction_id: auction.id.clone(),
+        user_id: "buyer".into(),
+        winning_price: auction.current_price(at),
+        currency: auction.currency,
+        reservation: Reservation::new(at, auction.reservation_ttl_seconds),
+        accepted_at: at,
+    };
+    stack
+        .adapters
+        .bids
+        .commit_acceptance(&request, &auction, &accepted)
+        .await
+        .unwrap();
+
+    let ended = loop {
+        let frame = viewer
+            .next_any_within(Duration::from_secs(12))
+            .await
+            .expect("AuctionEnded arrives");
+        if frame["type"] == "AuctionEnded" {
+            break frame;
+        }
+    };
+    assert_eq!(ended["data"]["reason"], "SoldOut");
+    let row = stack
+        .adapters
+        .auctions
+        .get_latest(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.ending.map(|e| e.reason), Some(EndReason::SoldOut));
+    eventually("the ended auction leaves the live list", || async {
+        let shard = stack.adapters.auctions.live_shards();
+        let mut listed = false;
+        for s in 0..shard {
+            listed |= stack
+                .adapters
+                .auctions
+                .live_in_shard(s)
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.id == auction.id);
+        }
+        !listed
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_group_is_confirmed_less_often_with_its_count_riding_along() {
     // Three viewers make a large group here; the price interval stays 1 s for small groups.
     let stack = start_with(LocalConfig {

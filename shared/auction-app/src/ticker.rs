@@ -15,9 +15,10 @@
 //!   `PriceUpdated` only every `large_group_push_interval`, with the viewer count riding along
 //!   and no `ViewerCountUpdated` of its own; every `PriceUpdated` says the cadence that follows.
 //! - A scheduled auction's first push is at `startsAt`: that is its Scheduled → Active moment.
-//! - An auction past its end by the clock is recorded `FloorReached` (or `SoldOut` when a
-//!   sale's own record failed) and `AuctionEnded` is published; if publishing fails, the end is
-//!   kept in the state and published on a later tick.
+//! - An auction past its end by the clock is read (the live list carries no item count, so that
+//!   sales never write it) and recorded `FloorReached` (or `SoldOut` when a sale's own record
+//!   failed) and `AuctionEnded` is published; if publishing fails, the end is kept in the state
+//!   and published on a later tick.
 //!
 //! Shard 0's ticks also sweep the bid outbox ([`auction_core::services::announce::sweep_outbox`]).
 
@@ -582,7 +583,22 @@ impl TickerDeps {
                     outcome.viewers_pushed = self.push_viewers(auction, now, &mut push).await;
                 }
             }
-            Phase::Ended(ending) => {
+            Phase::Ended(_) => {
+                // The listing carries no count (sales never write the live index): the row says
+                // whether a sale emptied the auction first, or whether its end is recorded.
+                let row = match self.auctions.get_latest(&auction.id).await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => return (push, outcome),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, auction_id = %auction.id, "auction not read; the next tick retries its end");
+                        return (push, outcome);
+                    }
+                };
+                let (Phase::Ended(ending), None) = (row.phase_at(now), row.ending) else {
+                    // Recorded already, by whoever announced it; it leaves the list soon.
+                    return (push, outcome);
+                };
+                let auction = &row;
                 // The last change before the end is never swallowed by the throttle.
                 let final_price = auction.current_price(now).minor_units();
                 let interval = self.price_interval(&push);

@@ -886,6 +886,60 @@ async fn every_live_auction_is_listed_from_every_index_shard_however_many() {
 }
 
 #[tokio::test]
+async fn sales_write_nothing_the_live_index_carries() {
+    let stack = stack().await;
+    let at = now();
+    let auction = new_auction("public", 3, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let request = bid(&auction, "u1", 10_000);
+    stack
+        .bids
+        .commit_acceptance(&request, &auction, &acceptance(&auction, &request, at))
+        .await
+        .unwrap();
+    let page = stack
+        .client
+        .query()
+        .table_name("auctions")
+        .index_name(infra::tables::BY_LIVE_INDEX)
+        .key_condition_expression("liveKey = :k")
+        .expression_attribute_values(
+            ":k",
+            aws_sdk_dynamodb::types::AttributeValue::S("LIVE#0".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let [row] = page.items() else {
+        panic!("one live row: {:?}", page.items());
+    };
+    // DynamoDB writes an index only when a key or a projected attribute changes: the sale
+    // changed `remainingItems` and `version`, which the index does not carry.
+    let mut carried: Vec<&str> = row.keys().map(String::as_str).collect();
+    carried.sort_unstable();
+    let mut expected: Vec<&str> = infra::tables::LIVE_SCHEDULE_ATTRIBUTES
+        .iter()
+        .copied()
+        .chain(["pk", "sk", "liveKey", "startsAtMs"])
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(carried, expected);
+    // The listing is the auction's schedule; the row has the count.
+    let [listed] = &stack.auctions.live_in_shard(0).await.unwrap()[..] else {
+        panic!("one listed auction");
+    };
+    assert_eq!(listed.schedule, auction.schedule);
+    assert_eq!(listed.remaining_items, 3, "the listing carries no count");
+    let row = stack
+        .auctions
+        .get_latest(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.remaining_items, 2);
+}
+
+#[tokio::test]
 async fn each_ticker_shard_has_a_lease_of_its_own() {
     let stack = stack().await;
     let lease = auction_aws::dynamo::DynamoTickerLease::new(stack.client.clone(), "auctions");

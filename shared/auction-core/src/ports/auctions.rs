@@ -95,6 +95,12 @@ pub trait AuctionStore: Send + Sync {
     /// the clock and not yet recorded), oldest start first: the price ticker's work list. All of
     /// them, however many: an auction left out would never be pushed nor ended.
     ///
+    /// The list is read from an index that sales never write, so it carries each auction's
+    /// schedule but not its count: every copy's `remaining_items` is its `total_items`, and its
+    /// phase never reads `SoldOut` (the sale that empties an auction records that end, and the
+    /// outbox sweep records it when that sale's caller died first). Read the auction
+    /// ([`AuctionStore::get_latest`]) for the count.
+    ///
     /// # Errors
     /// [`StoreError`].
     async fn live(&self) -> Result<Vec<Auction>, StoreError>;
@@ -104,7 +110,7 @@ pub trait AuctionStore: Send + Sync {
 
     /// The part of [`AuctionStore::live`] in `shard` (`0..live_shards()`), oldest start first:
     /// one price-ticker shard's work list. Shard 0 also holds rows written before the list was
-    /// sharded.
+    /// sharded. Like [`AuctionStore::live`], the copies carry no count of the items left.
     ///
     /// # Errors
     /// [`StoreError`].

@@ -80,7 +80,7 @@ pub async fn sweep_outbox(
         .await?;
     let mut announced = 0;
     for notice in pending {
-        let Some(auction) = auctions.get(&notice.bid.auction_id).await? else {
+        let Some(auction) = auctions.get_latest(&notice.bid.auction_id).await? else {
             outbox.mark_notified(&notice.bid.bid_id).await?;
             continue;
         };
@@ -91,6 +91,12 @@ pub async fn sweep_outbox(
         if let Phase::Ended(ending) = auction.phase_at(now)
             && ending.reason == EndReason::SoldOut
         {
+            // The sale's caller died before it recorded the end: the sweep owns it now (the
+            // ticker's live list has no count to see it by). Whoever recorded it announces it;
+            // announcing it twice is safe (at least once, docs/events.md).
+            if auction.ending.is_none() {
+                auctions.record_end(&auction, ending).await?;
+            }
             events.push(DomainEvent::auction_ended(&auction, EndReason::SoldOut));
         }
         match publisher.publish(&events).await {

@@ -7,7 +7,9 @@ use infra::tables::{
     BY_LIVE_INDEX, BY_TENANT_PHASE_INDEX, LIVE_KEY, PK, STARTS_AT_MS, TENANT_PHASE,
 };
 
-use super::codec::{LEGACY_LIVE, auction_from, auction_item, auction_key, tenant_phase};
+use super::codec::{
+    LEGACY_LIVE, auction_from, auction_item, auction_key, live_listing_from, tenant_phase,
+};
 use crate::dynamo::item::{n, s};
 use crate::dynamo::table::{Table, condition_failed};
 use auction_core::domain::{Auction, AuctionId, AuctionStatus, EndReason, Ending, EpochMillis};
@@ -57,7 +59,7 @@ impl DynamoAuctions {
             .try_collect()
             .await
             .map_err(|e| self.table.error(e))?;
-        items.iter().map(auction_from).collect()
+        items.iter().map(live_listing_from).collect()
     }
 
     async fn read(&self, id: &AuctionId, consistent: bool) -> Result<Option<Auction>, StoreError> {

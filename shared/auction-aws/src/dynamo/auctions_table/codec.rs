@@ -146,6 +146,25 @@ pub fn auction_from(item: &Item) -> Result<Auction, StoreError> {
     })
 }
 
+/// An auction as the live index carries it ([`infra::tables::LIVE_SCHEDULE_ATTRIBUTES`]): its
+/// schedule and nothing a sale changes. The index has no count of the items left, so the copy
+/// says `total_items` there and its phase never reads `SoldOut` (the sale that empties an
+/// auction records that end); read the row for the count.
+///
+/// # Errors
+/// [`StoreError::CorruptItem`] for a row of another shape.
+pub fn live_listing_from(item: &Item) -> Result<Auction, StoreError> {
+    let mut row = item.clone();
+    if !row.contains_key("remainingItems") {
+        let total = item
+            .get("totalItems")
+            .cloned()
+            .ok_or_else(|| corrupt("totalItems"))?;
+        row.insert("remainingItems".to_owned(), total);
+    }
+    auction_from(&row)
+}
+
 /// How long a rejected bid's row is kept: a replay of its id within this time gets the same
 /// answer; after it, TTL deletes the row (within a few days, as DynamoDB does) and the id is
 /// decided anew. Accepted bids are kept: they are sales.
