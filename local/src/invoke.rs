@@ -5,6 +5,8 @@
 //! handler. Keeping the JSON boundary means the emulator's events are checked by the real types.
 
 use async_trait::async_trait;
+use auction_app::fanout::FanOut;
+use auction_app::fanout::workers::{FanOutTask, TaskStarter};
 use auction_app::notifier::Notifier;
 use auction_app::ticker::{ShardRun, TickerDeps};
 use auction_app::ws::{self, Route, WsDeps};
@@ -24,6 +26,8 @@ pub enum Function {
     Notifier,
     /// The scheduled price ticker.
     PriceTicker,
+    /// The fan-out worker (one part of a large group's fan-out).
+    FanOut,
     /// The HTTP API (payload v2 events).
     HttpApi,
 }
@@ -41,6 +45,7 @@ impl Function {
             Self::Route(Route::Disconnect) => "ws-disconnect",
             Self::Notifier => "notifier",
             Self::PriceTicker => "price-ticker",
+            Self::FanOut => "fanout",
             Self::HttpApi => "http-api",
         }
     }
@@ -87,6 +92,8 @@ pub struct InProcess {
     pub ticker: TickerDeps,
     /// The price ticker's function timeout (its run stops shortly before it).
     pub ticker_timeout: Duration,
+    /// The `fanout` worker's fan-out (paced at its share of the pool's budget).
+    pub fanout_worker: FanOut,
     /// The `http-api` function's router.
     pub http_router: axum::Router,
 }
@@ -136,8 +143,29 @@ impl Invoker for InProcess {
                     }),
                 }
             }
+            Function::FanOut => {
+                let task: FanOutTask = event(payload)?;
+                result(self.fanout_worker.run_task(&task).await)
+            }
             Function::HttpApi => http_api(self.http_router.clone(), event(payload)?).await,
         }
+    }
+}
+
+/// Starts `fanout` workers in this process: each part runs on a task of its own, as each is an
+/// invocation of its own in Lambda, through the worker's own entry ([`FanOut::run_task`]).
+pub struct SpawnedWorkers(pub FanOut);
+
+#[async_trait]
+impl TaskStarter for SpawnedWorkers {
+    async fn start(&self, task: &FanOutTask) -> Result<(), auction_core::ports::BoxError> {
+        let (fanout, task) = (self.0.clone(), task.clone());
+        tokio::spawn(async move {
+            if let Err(e) = fanout.run_task(&task).await {
+                tracing::error!(error = %e, auction_id = %task.auction_id, "fan-out worker failed");
+            }
+        });
+        Ok(())
     }
 }
 
@@ -252,6 +280,7 @@ impl Function {
             Self::Route(Route::Disconnect),
             Self::Notifier,
             Self::PriceTicker,
+            Self::FanOut,
             Self::HttpApi,
         ]
         .into_iter()

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use auction_app::clock::SystemClock;
 use auction_app::compose::{Adapters, Tables};
+use auction_app::fanout::workers::WorkerPool;
 use auction_app::ticker::TickerConfig;
 use auction_aws::eventbridge::EventBridgePublisher;
 use auction_aws::jwt::{AuthConfig, TokenVerifier};
@@ -92,6 +93,9 @@ pub struct LocalConfig {
     pub bid_rate: RateLimit,
     /// `PostToConnection` calls in flight per fan-out.
     pub fanout_concurrency: usize,
+    /// The `fanout` workers large groups are split among (in process, or through
+    /// `--invoke-url`).
+    pub fanout_pool: WorkerPool,
     /// The gateway's idle and lifetime limits.
     pub limits: Limits,
     /// Invoke the functions through this Lambda invoke API (e.g. `cargo lambda watch`'s
@@ -123,6 +127,7 @@ impl Default for LocalConfig {
             large_group_push_interval_seconds: 30,
             bid_rate: RateLimit::BID_DEFAULT,
             fanout_concurrency: auction_app::fanout::DEFAULT_CONCURRENCY,
+            fanout_pool: WorkerPool::default(),
             limits: Limits::default(),
             invoke_url: None,
             fixtures: false,
@@ -325,6 +330,19 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             keys::FANOUT_CONCURRENCY,
             config.fanout_concurrency.to_string(),
         ),
+        (
+            keys::FANOUT_FUNCTION,
+            invoke::Function::FanOut.name().to_owned(),
+        ),
+        (
+            keys::FANOUT_WORKER_MEMBERS,
+            config.fanout_pool.group_viewers.to_string(),
+        ),
+        (
+            keys::FANOUT_POST_BUDGET_PER_SECOND,
+            config.fanout_pool.posts_per_second.to_string(),
+        ),
+        (keys::FANOUT_WORKERS, config.fanout_pool.workers.to_string()),
         // A hand-invoked ticker returns in seconds; auction-local's schedule still calls it every
         // minute.
         (keys::TICKER_RUN_SECONDS, "5".to_owned()),
@@ -420,10 +438,22 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         viewer_count_interval: seconds(config.viewer_count_interval_seconds),
         large_group_viewers: config.large_group_viewers.max(1),
         large_group_push_interval: seconds(config.large_group_push_interval_seconds),
+        workers: Some(config.fanout_pool),
         ..TickerConfig::default()
     };
     let adapters = Adapters::new(&dynamo, &tables, publisher, pusher, Arc::new(SystemClock))
         .with_cadence(ticker_config.cadence(config.live_index_shards));
+    // The workers run in this process as tasks of their own, side by side as Lambda runs them,
+    // sharing one pace at the pool's whole budget (Lambda's are paced one by one at their share);
+    // under --invoke-url the functions in `cargo lambda watch` start them through this server's
+    // Invoke API instead (`FANOUT_FUNCTION`, `LAMBDA_ENDPOINT`).
+    let worker = adapters
+        .worker_fanout(config.fanout_concurrency)
+        .with_post_rate(config.fanout_pool.posts_per_second);
+    let adapters = adapters.with_fanout_workers(
+        config.fanout_pool,
+        Arc::new(invoke::SpawnedWorkers(worker.clone())),
+    );
     let invoker: Arc<dyn invoke::Invoker> = match &config.invoke_url {
         Some(url) => Arc::new(invoke::InvokeApi::new(url)),
         None => Arc::new(invoke::InProcess {
@@ -435,6 +465,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
             notifier: adapters.notifier(config.fanout_concurrency),
             ticker: adapters.ticker(ticker_config, config.fanout_concurrency),
             ticker_timeout: TICKER_TIMEOUT,
+            fanout_worker: worker,
             http_router: auction_app::http::router(adapters.http_with(
                 TokenVerifier::new(config.auth.clone()),
                 config.bid_rate,

@@ -67,6 +67,17 @@ struct Cli {
     /// `PostToConnection` calls in flight per fan-out (the functions' `FANOUT_CONCURRENCY`).
     #[arg(long, env = "AUCTION_LOCAL_FANOUT_CONCURRENCY", default_value_t = auction_app::fanout::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     fanout_concurrency: usize,
+    /// From this many members a group's fan-out is split by membership shard among `fanout`
+    /// workers (the functions' `FANOUT_WORKER_MEMBERS`; needs `--membership-shards` ≥ 2).
+    #[arg(long, env = "AUCTION_LOCAL_FANOUT_WORKER_MEMBERS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    fanout_worker_members: u64,
+    /// Posts per second the `fanout` workers may spend in all (`FANOUT_POST_BUDGET_PER_SECOND`).
+    #[arg(long, env = "AUCTION_LOCAL_FANOUT_POST_BUDGET", default_value_t = 4_000, value_parser = clap::value_parser!(u32).range(1..))]
+    fanout_post_budget: u32,
+    /// `fanout` workers that run at once at most; each posts at the budget over this
+    /// (`FANOUT_WORKERS`).
+    #[arg(long, env = "AUCTION_LOCAL_FANOUT_WORKERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    fanout_workers: u32,
     /// Live WebSocket connections one signed-in user may hold (`MAX_CONNECTIONS_PER_USER`).
     #[arg(long, env = "AUCTION_LOCAL_MAX_CONNECTIONS_PER_USER", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections_per_user: u32,
@@ -174,6 +185,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         large_group_viewers: cli.large_group_viewers,
         large_group_push_interval_seconds: cli.large_group_push_interval,
         fanout_concurrency: cli.fanout_concurrency,
+        fanout_pool: auction_app::fanout::workers::WorkerPool {
+            group_viewers: cli.fanout_worker_members,
+            posts_per_second: cli.fanout_post_budget,
+            workers: cli.fanout_workers,
+        },
         max_connections_per_user: cli.max_connections_per_user,
         catalog: auction_core::services::CatalogLimits {
             max_live_auctions_per_tenant: cli.max_live_auctions_per_tenant,

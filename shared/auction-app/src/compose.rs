@@ -10,6 +10,7 @@ use auction_aws::dynamo::{
     DynamoRateLimits, DynamoTickerLease,
 };
 use auction_aws::eventbridge::EventBridgePublisher;
+use auction_aws::invoke::AsyncInvoker;
 use auction_aws::jwt::TokenVerifier;
 use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
@@ -26,6 +27,7 @@ use auction_core::services::{
 use crate::clock::SystemClock;
 use crate::config::{self, ConfigError};
 use crate::fanout::FanOut;
+use crate::fanout::workers::{TaskStarter, WorkerPool};
 use crate::http::HttpDeps;
 use crate::notifier::Notifier;
 use crate::ticker::{TickerConfig, TickerDeps};
@@ -72,6 +74,9 @@ pub struct Adapters {
     /// The ticker's cadence, which snapshots announce (default: the ticker's default interval;
     /// set it with [`Adapters::with_cadence`] to the interval the ticker really runs).
     pub cadence: PushCadence,
+    /// The fan-out workers large groups are split among, when there are
+    /// ([`Adapters::with_fanout_workers`]).
+    pub fanout_workers: Option<(WorkerPool, Arc<dyn TaskStarter>)>,
 }
 
 impl Adapters {
@@ -79,6 +84,13 @@ impl Adapters {
     #[must_use]
     pub fn with_cadence(mut self, cadence: PushCadence) -> Self {
         self.cadence = cadence;
+        self
+    }
+
+    /// These adapters with large groups' fan-outs split among workers that `starter` starts.
+    #[must_use]
+    pub fn with_fanout_workers(mut self, pool: WorkerPool, starter: Arc<dyn TaskStarter>) -> Self {
+        self.fanout_workers = Some((pool, starter));
         self
     }
 
@@ -116,6 +128,7 @@ impl Adapters {
             pusher,
             clock,
             cadence: PushCadence::default(),
+            fanout_workers: None,
         }
     }
 
@@ -134,7 +147,7 @@ impl Adapters {
             key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
             reason: e.to_string(),
         })?;
-        Ok(Self::new(
+        let adapters = Self::new(
             &aws_sdk_dynamodb::Client::new(&sdk),
             &tables,
             Arc::new(EventBridgePublisher::new(
@@ -144,7 +157,21 @@ impl Adapters {
             Arc::new(pusher),
             Arc::new(SystemClock),
         )
-        .with_cadence(config::push_cadence()?))
+        .with_cadence(config::push_cadence()?);
+        Ok(match config::fanout_workers()? {
+            None => adapters,
+            Some((pool, function)) => {
+                let endpoint = config::lambda_endpoint();
+                let invoker =
+                    AsyncInvoker::new(&sdk, endpoint.as_deref(), &function).map_err(|e| {
+                        ConfigError::Invalid {
+                            key: config::keys::FANOUT_FUNCTION,
+                            reason: e.to_string(),
+                        }
+                    })?;
+                adapters.with_fanout_workers(pool, Arc::new(invoker))
+            }
+        })
     }
 
     /// The membership use cases, within `limits`.
@@ -211,9 +238,20 @@ impl Adapters {
         }
     }
 
-    /// The fan-out, with at most `concurrency` posts in flight.
+    /// The fan-out, with at most `concurrency` posts in flight, splitting large groups among
+    /// the fan-out workers when there are.
     #[must_use]
     pub fn fanout(&self, concurrency: usize) -> FanOut {
+        let fanout = self.worker_fanout(concurrency);
+        match &self.fanout_workers {
+            Some((pool, starter)) => fanout.with_workers(*pool, Arc::clone(starter)),
+            None => fanout,
+        }
+    }
+
+    /// A `fanout` worker's fan-out: at most `concurrency` posts in flight, never split again.
+    #[must_use]
+    pub fn worker_fanout(&self, concurrency: usize) -> FanOut {
         FanOut::new(
             Arc::clone(&self.connections),
             Arc::clone(&self.groups),

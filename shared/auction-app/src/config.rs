@@ -67,6 +67,15 @@ pub mod keys {
     pub const TICKER_POST_BUDGET_PER_SECOND: &str = "TICKER_POST_BUDGET_PER_SECOND";
     /// `PostToConnection` calls in flight per fan-out (default 256).
     pub const FANOUT_CONCURRENCY: &str = "FANOUT_CONCURRENCY";
+    /// The `fanout` worker function (name or ARN) large groups are split among; unset: every
+    /// fan-out runs in the function that sends it.
+    pub const FANOUT_FUNCTION: &str = "FANOUT_FUNCTION";
+    /// From this many members a group's fan-out is split among workers (default 5000).
+    pub const FANOUT_WORKER_MEMBERS: &str = "FANOUT_WORKER_MEMBERS";
+    /// Posts per second the fan-out workers may spend in all (default 4000).
+    pub const FANOUT_POST_BUDGET_PER_SECOND: &str = "FANOUT_POST_BUDGET_PER_SECOND";
+    /// Fan-out workers that run at once at most: the function's reserved concurrency (default 8).
+    pub const FANOUT_WORKERS: &str = "FANOUT_WORKERS";
     /// The WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
     pub const WEBSOCKET_MANAGEMENT_ENDPOINT: &str = "WEBSOCKET_MANAGEMENT_ENDPOINT";
     /// Seconds one price-ticker run ticks before returning (default 60; a run also stops shortly
@@ -325,8 +334,34 @@ pub fn ticker() -> Result<crate::ticker::TickerConfig, ConfigError> {
             keys::LARGE_GROUP_PUSH_INTERVAL_SECONDS,
             defaults.large_group_push_interval,
         )?,
+        workers: fanout_workers()?.map(|(pool, _)| pool),
         ..defaults
     })
+}
+
+/// Reads the fan-out workers' pool and function: `None` when `FANOUT_FUNCTION` is unset.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] for a count that is not a positive number.
+pub fn fanout_workers() -> Result<Option<(crate::fanout::workers::WorkerPool, String)>, ConfigError>
+{
+    let Some(function) = var(keys::FANOUT_FUNCTION) else {
+        return Ok(None);
+    };
+    let defaults = crate::fanout::workers::WorkerPool::default();
+    let members = positive(
+        keys::FANOUT_WORKER_MEMBERS,
+        u32::try_from(defaults.group_viewers).unwrap_or(u32::MAX),
+    )?;
+    let pool = crate::fanout::workers::WorkerPool {
+        group_viewers: u64::from(members),
+        posts_per_second: positive(
+            keys::FANOUT_POST_BUDGET_PER_SECOND,
+            defaults.posts_per_second,
+        )?,
+        workers: positive(keys::FANOUT_WORKERS, defaults.workers)?,
+    };
+    Ok(Some((pool, function)))
 }
 
 /// Reads the fan-out concurrency.

@@ -98,6 +98,34 @@ pub async fn serve_notifier() -> Result<(), Error> {
     .await
 }
 
+/// Serves the `fanout` worker: one part of a large group's fan-out per invocation
+/// ([`crate::fanout::workers::FanOutTask`]), posted at the worker's share of the pool's budget.
+///
+/// # Errors
+/// A configuration error at start, or the runtime's.
+pub async fn serve_fanout() -> Result<(), Error> {
+    init_tracing();
+    let metrics = lambda_metrics(None)?;
+    let pool = config::fanout_workers()?
+        .map(|(pool, _)| pool)
+        .unwrap_or_default();
+    let fanout = Adapters::from_env()
+        .await?
+        .worker_fanout(config::fanout_concurrency()?)
+        .with_post_rate(pool.per_worker());
+    run(
+        metrics,
+        service_fn(|event: LambdaEvent<crate::fanout::workers::FanOutTask>| {
+            let fanout = &fanout;
+            async move {
+                let report = fanout.run_task(&event.payload).await?;
+                Ok::<_, Error>(serde_json::to_value(report)?)
+            }
+        }),
+    )
+    .await
+}
+
 /// Serves the price ticker. The EventBridge schedule's event (every minute) makes it the
 /// dispatcher: it starts one run per shard of the live index by invoking itself asynchronously
 /// with `{"shard": N}` (the Lambda Invoke API at `LAMBDA_ENDPOINT`, or Lambda's own). A shard's

@@ -143,6 +143,9 @@ pub struct TickerConfig {
     pub large_group_viewers: u64,
     /// Minimum time between two `PriceUpdated` of a large group (whose viewer count rides along).
     pub large_group_push_interval: Duration,
+    /// The fan-out workers, when there are: a group they post spends their budget, not the
+    /// shard's.
+    pub workers: Option<crate::fanout::workers::WorkerPool>,
 }
 
 impl TickerConfig {
@@ -158,6 +161,10 @@ impl TickerConfig {
             shard_posts_per_second: (u64::from(self.post_budget_per_second)
                 / u64::from(shards.max(1)))
             .max(1),
+            worker_group_viewers: self.workers.map_or(u64::MAX, |w| w.group_viewers.max(1)),
+            worker_posts_per_second: self
+                .workers
+                .map_or(1, |w| u64::from(w.posts_per_second).max(1)),
         }
     }
 }
@@ -175,6 +182,7 @@ impl Default for TickerConfig {
             large_group_push_interval: Duration::from_secs(u64::from(
                 PushCadence::default().large_group_seconds,
             )),
+            workers: None,
         }
     }
 }
@@ -290,7 +298,8 @@ pub fn grant_pushes(tokens: &mut i64, refill: i64, capacity: i64, costs: &[u64])
     costs
         .iter()
         .map(|cost| {
-            if *tokens <= 0 {
+            // A push that costs the shard nothing (posted by the fan-out workers) always goes.
+            if *tokens <= 0 && *cost > 0 {
                 return false;
             }
             *tokens -= i64::try_from(*cost).unwrap_or(i64::MAX);
@@ -514,11 +523,18 @@ impl TickerDeps {
                     .unwrap_or_default();
                 let price = a.current_price(now).minor_units();
                 let interval = self.price_interval(&push);
+                let viewers = push.viewers.unwrap_or(0);
                 price_push_due(&push, price, now, interval, false).then(|| DuePush {
                     tenant: &a.tenant_id,
                     pushed_at: push.price_at,
                     auction_id: a.id.as_str(),
-                    cost: push.viewers.unwrap_or(0).max(1),
+                    // The workers' posts are paced by their own pool's budget; the announced
+                    // cadence of such a group follows that budget instead.
+                    cost: if self.cadence().by_workers(viewers) {
+                        0
+                    } else {
+                        viewers.max(1)
+                    },
                 })
             })
             .collect();
@@ -636,7 +652,14 @@ impl TickerDeps {
 
     /// [`Self::on_the_tick`] of the group's price throttle (a large group's is longer).
     fn price_interval(&self, push: &PushState) -> Duration {
-        let seconds = self.cadence().throttle_seconds(push.large);
+        let cadence = self.cadence();
+        let viewers = push.viewers.unwrap_or(0);
+        let mut seconds = cadence.throttle_seconds(push.large);
+        if cadence.by_workers(viewers) {
+            // The shard's token bucket does not pace the workers' posts: this does, so their
+            // queue never grows (a push every `viewers / pool budget` seconds at most).
+            seconds = seconds.max(cadence.budget_seconds(viewers));
+        }
         self.on_the_tick(Duration::from_secs(u64::from(seconds)))
     }
 
@@ -693,6 +716,7 @@ impl TickerDeps {
         match self.groups.viewer_count(&auction.id, now).await {
             Ok(count) => {
                 push.viewers_read_at = Some(now.0);
+                self.fanout.note_group_size(&auction.id, count);
                 Some(count)
             }
             Err(e) => {

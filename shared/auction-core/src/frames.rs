@@ -141,6 +141,18 @@ struct Envelope<'a> {
     sent_at: i64,
 }
 
+/// Every frame type's name, as [`Frame::kind`] gives it.
+pub const FRAME_KINDS: [&str; 8] = [
+    "AuctionState",
+    "PriceUpdated",
+    "ViewerCountUpdated",
+    "BidAccepted",
+    "ItemSold",
+    "AuctionEnded",
+    "Error",
+    "Pong",
+];
+
 impl Frame {
     /// The frame's `type` (a metric label, too).
     #[must_use]

@@ -48,6 +48,13 @@ impl Serialize for AuctionId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for AuctionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// An id that is not a UUID in canonical form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a UUID in canonical form (lower-case hex, hyphenated)")]
@@ -290,6 +297,12 @@ pub struct PushCadence {
     /// the shards): a group larger than that times its interval is pushed less often, and the
     /// cadence says so, or its clients would take the quiet for a dead connection.
     pub shard_posts_per_second: u64,
+    /// From this many viewers a group's pushes are posted by fan-out workers, which spend their
+    /// own pool's budget instead of the shard's (`FANOUT_WORKER_MEMBERS`; `u64::MAX`: never).
+    pub worker_group_viewers: u64,
+    /// The posts per second the fan-out workers may spend in all
+    /// (`FANOUT_POST_BUDGET_PER_SECOND`).
+    pub worker_posts_per_second: u64,
 }
 
 impl Default for PushCadence {
@@ -299,6 +312,8 @@ impl Default for PushCadence {
             large_group_viewers: 1_000,
             large_group_seconds: 30,
             shard_posts_per_second: 5_000,
+            worker_group_viewers: u64::MAX,
+            worker_posts_per_second: 4_000,
         }
     }
 }
@@ -323,12 +338,24 @@ impl PushCadence {
             .max(self.budget_seconds(viewers))
     }
 
-    /// How often the shard's post budget lets a group of `viewers` be pushed: a push costs one
-    /// post per viewer, and the shard earns `shard_posts_per_second`.
+    /// How often the post budget lets a group of `viewers` be pushed: a push costs one post per
+    /// viewer, and the shard earns `shard_posts_per_second` (the fan-out workers
+    /// `worker_posts_per_second`, for a group they post).
     #[must_use]
     pub fn budget_seconds(self, viewers: u64) -> u32 {
-        let per_second = self.shard_posts_per_second.max(1);
+        let per_second = if self.by_workers(viewers) {
+            self.worker_posts_per_second
+        } else {
+            self.shard_posts_per_second
+        }
+        .max(1);
         u32::try_from(viewers.div_ceil(per_second)).unwrap_or(u32::MAX)
+    }
+
+    /// Whether a group of `viewers` is posted by the fan-out workers.
+    #[must_use]
+    pub fn by_workers(self, viewers: u64) -> bool {
+        viewers >= self.worker_group_viewers.max(1)
     }
 
     /// The longest silence of an active auction's group that is (or is not) large: a

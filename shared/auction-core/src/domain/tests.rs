@@ -285,6 +285,8 @@ fn a_large_group_gets_the_long_cadence_with_hysteresis() {
         large_group_viewers: 1_000,
         large_group_seconds: 30,
         shard_posts_per_second: 625,
+        worker_group_viewers: u64::MAX,
+        worker_posts_per_second: 4_000,
     };
     assert!(!cadence.is_large(999, false));
     assert!(cadence.is_large(1_000, false));
@@ -304,4 +306,14 @@ fn a_large_group_gets_the_long_cadence_with_hysteresis() {
     assert_eq!(cadence.budget_seconds(18_750), 30);
     assert_eq!(cadence.push_interval_seconds(1, 18_750), 30);
     assert_eq!(cadence.push_interval_seconds(1, 100_000), 160);
+    // With fan-out workers, a group they post spends their pool's budget instead: 100,000
+    // posts at 4,000 a second, every 30 s; 200,000 every 50 s.
+    let workers = PushCadence {
+        worker_group_viewers: 5_000,
+        ..cadence
+    };
+    assert!(!workers.by_workers(4_999) && workers.by_workers(5_000));
+    assert_eq!(workers.push_interval_seconds(1, 4_999), 30);
+    assert_eq!(workers.push_interval_seconds(1, 100_000), 30);
+    assert_eq!(workers.push_interval_seconds(1, 200_000), 50);
 }

@@ -68,6 +68,20 @@ pub trait GroupStore: Send + Sync {
     /// member appears exactly once.
     fn members<'a>(&'a self, auction_id: &'a AuctionId, now: EpochMillis) -> MemberPages<'a>;
 
+    /// How many shards each group's members are kept in (`MembershipShards`, fixed while
+    /// connections exist): the parts a large group's fan-out is split into.
+    fn member_shards(&self) -> u32;
+
+    /// The members of the group kept in `shards` (each below [`GroupStore::member_shards`]) that
+    /// have not expired at `now`, page by page: one fan-out worker's part. Each member is in
+    /// exactly one shard, so parts over disjoint shards never share a member.
+    fn members_in<'a>(
+        &'a self,
+        auction_id: &'a AuctionId,
+        shards: &'a [u32],
+        now: EpochMillis,
+    ) -> MemberPages<'a>;
+
     /// How many connections are in the auction's group.
     ///
     /// # Errors

@@ -332,6 +332,25 @@ impl GroupStore for DynamoGroups {
             .boxed()
     }
 
+    fn member_shards(&self) -> u32 {
+        self.shards
+    }
+
+    fn members_in<'a>(
+        &'a self,
+        auction_id: &'a AuctionId,
+        shards: &'a [u32],
+        now: EpochMillis,
+    ) -> MemberPages<'a> {
+        stream::select_all(
+            shards
+                .iter()
+                .filter(|shard| **shard < self.shards)
+                .map(|shard| self.shard_pages(auction_id, *shard, now)),
+        )
+        .boxed()
+    }
+
     async fn viewer_count(
         &self,
         auction_id: &AuctionId,
