@@ -221,9 +221,15 @@ impl Client {
     /// Every frame that is not periodic arriving until `quiet` passes without one.
     pub async fn drain_events(&mut self, quiet: Duration) -> Vec<Value> {
         let mut frames = Vec::new();
-        while let Some(frame) = self.next_any_within(quiet).await {
+        // Periodic frames do not count as noise: a 1 s cadence would never leave a quiet gap.
+        let mut until = tokio::time::Instant::now() + quiet;
+        while let Some(frame) = self
+            .next_any_within(until.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
             if !is_periodic(&frame) {
                 frames.push(frame);
+                until = tokio::time::Instant::now() + quiet;
             }
         }
         frames

@@ -579,6 +579,94 @@ async fn an_accepted_bid_whose_events_were_not_published_still_reaches_everyone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_group_is_pushed_by_fan_out_workers_each_viewer_once_and_the_buyer_skipped() {
+    // Four viewers over four membership shards make a group the workers post (two a part).
+    let stack = start_with(LocalConfig {
+        price_update_interval_seconds: 1,
+        membership_shards: 4,
+        fanout_pool: auction_app::fanout::workers::WorkerPool {
+            group_viewers: 2,
+            posts_per_second: 1_000,
+            workers: 2,
+        },
+        ..flow_config()
+    })
+    .await;
+    let auction = create_auction(&stack, "acme", 3).await;
+    let id = auction.id.as_str();
+    let buyer_token = token("buyer", "acme", &[]);
+    let mut buyer = Client::connect(&stack, Some(&buyer_token)).await;
+    buyer.join_and_state(id).await;
+    let mut viewers = Vec::new();
+    for i in 0..3 {
+        let mut viewer = Client::connect(&stack, Some(&token(&format!("v{i}"), "acme", &[]))).await;
+        viewer.join_and_state(id).await;
+        viewers.push(viewer);
+    }
+    // Once the ticker has read the count, its pushes go through the workers: every viewer
+    // still gets each PriceUpdated once (no two frames of one push).
+    for client in viewers.iter_mut().chain(std::iter::once(&mut buyer)) {
+        let first = client.next_of("PriceUpdated").await;
+        let second = client.next_of("PriceUpdated").await;
+        assert_ne!(first["sentAt"], second["sentAt"], "one frame per push");
+    }
+    let parts = |metrics: &str, frame: &str| -> f64 {
+        let name = format!("FanOutParts{{Frame=\"{frame}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&name)?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", stack.http_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Four members at two a part over four shards: two parts per push.
+    assert!(
+        parts(&metrics().await, "PriceUpdated") >= 2.0,
+        "{}",
+        metrics().await
+    );
+
+    // A sale's ItemSold goes through the workers too, skipping every connection of the buyer.
+    let (status, won) = bid(
+        &reqwest::Client::new(),
+        &stack,
+        Some(&buyer_token),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{won}");
+    for viewer in &mut viewers {
+        let sold = viewer.next_of("ItemSold").await;
+        assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 2}));
+    }
+    let frames = buyer.drain_events(Duration::from_millis(1500)).await;
+    let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["BidAccepted"],
+        "the buyer gets no ItemSold: {frames:?}"
+    );
+    for viewer in &mut viewers {
+        let more = viewer.drain_events(Duration::from_millis(500)).await;
+        assert!(
+            more.iter().all(|f| f["type"] != "ItemSold"),
+            "ItemSold once: {more:?}"
+        );
+    }
+    assert!(
+        parts(&metrics().await, "ItemSold") >= 2.0,
+        "the notifier split ItemSold"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_last_sale_whose_caller_died_before_recording_the_end_is_ended_by_the_sweep() {
     use auction_core::domain::{AcceptedBid, BidId, BidRequest, EndReason, Reservation};
     let stack = start_with(flow_config()).await;

@@ -28,6 +28,8 @@ pub const RECONNECTIONS: &str = "Reconnections";
 pub const FAN_OUT_DURATION: &str = "FanOutDuration";
 /// Connections a fan-out addressed, by `Frame`.
 pub const FAN_OUT_RECIPIENTS: &str = "FanOutRecipients";
+/// Parts of fan-outs handed to `fanout` workers (a large group's fan-out is split), by `Frame`.
+pub const FAN_OUT_PARTS: &str = "FanOutParts";
 /// Connections found gone (HTTP 410) during a fan-out and removed, by `Frame`.
 pub const GONE_CONNECTIONS: &str = "GoneConnections";
 /// Posts that failed after their retries, by `Frame`.

@@ -446,6 +446,9 @@ fn record(frame: &'static str, report: &FanOutReport) {
     metrics::counter!(m::MESSAGES_SENT, "Frame" => frame).increment(report.delivered);
     metrics::counter!(m::GONE_CONNECTIONS, "Frame" => frame).increment(report.gone);
     metrics::counter!(m::FAILED_POSTS, "Frame" => frame).increment(report.failed);
+    if report.delegated > 0 {
+        metrics::counter!(m::FAN_OUT_PARTS, "Frame" => frame).increment(report.delegated);
+    }
     tracing::debug!(
         frame,
         recipients = report.recipients,
