@@ -6,7 +6,7 @@
 use auction_core::telemetry as m;
 use serde_yaml::Value;
 
-const RECORDED: [&str; 13] = [
+const RECORDED: [&str; 14] = [
     m::ACTIVE_CONNECTIONS,
     m::MESSAGES_SENT,
     m::EVENT_TO_CLIENT_LATENCY,
@@ -14,6 +14,7 @@ const RECORDED: [&str; 13] = [
     m::RECONNECTIONS,
     m::FAN_OUT_DURATION,
     m::FAN_OUT_RECIPIENTS,
+    m::FAN_OUT_PARTS,
     m::GONE_CONNECTIONS,
     m::FAILED_POSTS,
     m::REJECTED_BIDS,

@@ -16,7 +16,10 @@
 //! `BENCH_FANOUT_CONCURRENCY` the posts in flight, `BENCH_SKIP_IDLE=1` skips the idle minute,
 //! `BENCH_LARGE_GROUP_VIEWERS` the group size from which pushes come every 30 s with the count
 //! riding along (default: the product's 1,000, so 10,000 viewers are a large group; a value above
-//! the viewers measures the 5 s cadence of a small group).
+//! the viewers measures the 5 s cadence of a small group). `BENCH_FANOUT_WORKER_MEMBERS` and
+//! `BENCH_FANOUT_POST_BUDGET` set the group size from which the push is split by membership shard
+//! among fan-out workers (tasks of their own in `auction-local`; it needs `BENCH_SHARDS` ≥ 2) and
+//! the posts per second the workers may spend together (default 1,000,000: unpaced).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
 
@@ -59,6 +62,10 @@ async fn main() {
     let shards = std::env::var("BENCH_SHARDS").unwrap_or_else(|_| "1".into());
     let concurrency = std::env::var("BENCH_FANOUT_CONCURRENCY").unwrap_or_else(|_| "256".into());
     let large_group = std::env::var("BENCH_LARGE_GROUP_VIEWERS").unwrap_or_else(|_| "1000".into());
+    let worker_members =
+        std::env::var("BENCH_FANOUT_WORKER_MEMBERS").unwrap_or_else(|_| "5000".into());
+    let worker_budget =
+        std::env::var("BENCH_FANOUT_POST_BUDGET").unwrap_or_else(|_| "1000000".into());
     let local = spawn_local(&[
         "--large-group-viewers",
         &large_group,
@@ -70,6 +77,10 @@ async fn main() {
         &shards,
         "--fanout-concurrency",
         &concurrency,
+        "--fanout-worker-members",
+        &worker_members,
+        "--fanout-post-budget",
+        &worker_budget,
     ])
     .await;
     let http = reqwest::Client::new();
@@ -137,7 +148,7 @@ async fn main() {
     let join_window = joining.elapsed();
     let stats_joined = local.stats(&http).await;
     println!(
-        "{viewers} viewers joined in {join_elapsed:.1?} ({shards} membership shard(s), {concurrency} posts in flight, large groups from {large_group} viewers)"
+        "{viewers} viewers joined in {join_elapsed:.1?} ({shards} membership shard(s), {concurrency} posts in flight, large groups from {large_group} viewers, fan-out workers from {worker_members} members at {worker_budget} posts/s in all)"
     );
 
     // 1. Pushes: group arrivals by sentAt until `pushes` complete pushes were seen.
