@@ -292,14 +292,17 @@ impl Function {
 /// functions: what the price ticker's dispatcher calls (`LAMBDA_ENDPOINT`) to start its shard
 /// runs, in process or through `--invoke-url`. `X-Amz-Invocation-Type: Event` queues the
 /// invocation and answers 202 at once; `RequestResponse` (the default) answers with the result.
-pub fn lambda_api_routes(invoker: Arc<dyn Invoker>) -> axum::Router {
+pub fn lambda_api_routes(
+    invoker: Arc<dyn Invoker>,
+    stats: Arc<crate::stats::Stats>,
+) -> axum::Router {
     axum::Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
             axum::routing::post(invoke_function),
         )
         .route_layer(axum::middleware::from_fn(crate::guard::signed_lambda))
-        .with_state(invoker)
+        .with_state((invoker, stats))
 }
 
 /// An error of the Lambda API itself (not of the function): `{"Type": "User", "message"}` and
@@ -323,7 +326,10 @@ pub(crate) fn lambda_error(
 }
 
 async fn invoke_function(
-    axum::extract::State(invoker): axum::extract::State<Arc<dyn Invoker>>,
+    axum::extract::State((invoker, stats)): axum::extract::State<(
+        Arc<dyn Invoker>,
+        Arc<crate::stats::Stats>,
+    )>,
     axum::extract::Path(name): axum::extract::Path<String>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -338,6 +344,7 @@ async fn invoke_function(
             format!("Function not found: {name}"),
         );
     };
+    stats.count_invocation(function.name());
     let payload: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
     } else {

@@ -523,7 +523,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         .merge(metrics_routes)
         .merge(env_routes)
         .merge(faults::routes(Arc::clone(&faults)))
-        .merge(invoke::lambda_api_routes(Arc::clone(&invoker)))
+        .merge(invoke::lambda_api_routes(
+            Arc::clone(&invoker),
+            Arc::clone(&stats),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(guard::allowed_hosts(addr)),
             guard::host_and_caller,

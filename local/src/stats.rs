@@ -20,6 +20,9 @@ pub struct Stats {
     pub dynamodb_requests: AtomicU64,
     /// Entries received by `PutEvents`.
     pub put_events_entries: AtomicU64,
+    /// Calls of the Lambda Invoke API, per function name (the dispatcher's shard runs, the
+    /// fan-out workers' parts).
+    pub lambda_invocations: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Stats {
@@ -30,7 +33,19 @@ impl Stats {
             "postToConnection": self.post_to_connection.load(Ordering::Relaxed),
             "dynamodbRequests": self.dynamodb_requests.load(Ordering::Relaxed),
             "putEventsEntries": self.put_events_entries.load(Ordering::Relaxed),
+            "lambdaInvocations": self
+                .lambda_invocations
+                .lock()
+                .map(|counts| json!(*counts))
+                .unwrap_or_default(),
         })
+    }
+
+    /// Counts one call of the Invoke API for `function`.
+    pub fn count_invocation(&self, function: &str) {
+        if let Ok(mut counts) = self.lambda_invocations.lock() {
+            *counts.entry(function.to_owned()).or_default() += 1;
+        }
     }
 }
 

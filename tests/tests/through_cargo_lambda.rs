@@ -59,6 +59,18 @@ async fn a_sale_through_functions_run_by_cargo_lambda_watch() {
     assert_eq!(accepted["data"]["bidId"], won["bidId"]);
     let sold = viewer.next_of("ItemSold").await;
     assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 1}));
+    // scripts/check-lambda splits every group among fan-out workers: the notifier in watch
+    // started them through auction-local's Invoke API.
+    let stats: Value = reqwest::get(format!("{base}/_local/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stats["lambdaInvocations"]["fanout"].as_u64() >= Some(2),
+        "{stats}"
+    );
 
     // A malformed frame reaches the $default function and gets its error.
     viewer.send(json!({"action": "Dance"})).await;
