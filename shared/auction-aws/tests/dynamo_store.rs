@@ -769,18 +769,26 @@ async fn throttling_is_reported_as_such_after_the_sdk_retries() {
 }
 
 /// How many auctions each live-index partition holds.
+/// One page of the live index's partition `LIVE#{shard}`, as stored (not through the adapter).
+fn live_partition_query(
+    client: &aws_sdk_dynamodb::Client,
+    shard: u32,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
+        .query()
+        .table_name("auctions")
+        .index_name(infra::tables::BY_LIVE_INDEX)
+        .key_condition_expression("liveKey = :k")
+        .expression_attribute_values(
+            ":k",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("LIVE#{shard}")),
+        )
+}
+
 async fn live_partition_sizes(client: &aws_sdk_dynamodb::Client, partitions: u32) -> Vec<usize> {
     let mut sizes = Vec::new();
     for shard in 0..partitions {
-        let page = client
-            .query()
-            .table_name("auctions")
-            .index_name(infra::tables::BY_LIVE_INDEX)
-            .key_condition_expression("liveKey = :k")
-            .expression_attribute_values(
-                ":k",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("LIVE#{shard}")),
-            )
+        let page = live_partition_query(client, shard)
             .select(aws_sdk_dynamodb::types::Select::Count)
             .send()
             .await
@@ -897,19 +905,7 @@ async fn sales_write_nothing_the_live_index_carries() {
         .commit_acceptance(&request, &auction, &acceptance(&auction, &request, at))
         .await
         .unwrap();
-    let page = stack
-        .client
-        .query()
-        .table_name("auctions")
-        .index_name(infra::tables::BY_LIVE_INDEX)
-        .key_condition_expression("liveKey = :k")
-        .expression_attribute_values(
-            ":k",
-            aws_sdk_dynamodb::types::AttributeValue::S("LIVE#0".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let page = live_partition_query(&stack.client, 0).send().await.unwrap();
     let [row] = page.items() else {
         panic!("one live row: {:?}", page.items());
     };

@@ -203,17 +203,7 @@ impl FanOut {
     ) -> Result<FanOutReport, StoreError> {
         let started = Instant::now();
         let counters = Counters::default();
-        let deliver = |connection_id: String| {
-            deliver(
-                &*self.pusher,
-                &*self.connections,
-                self.departures.as_deref(),
-                now,
-                connection_id,
-                payload,
-                &counters,
-            )
-        };
+        let deliver = |connection_id| self.deliver(now, connection_id, payload, &counters);
         // Every post of the fan-out is a future of this one task, at most `concurrency` in flight:
         // a task per post cost a spawn, a join-set entry and a wake-up each, ≈ 8% of the CPU of a
         // push (docs/performance.md); the HTTP connections run on their own tasks.
@@ -393,17 +383,8 @@ impl FanOut {
             let started = Instant::now();
             let counters = Counters::default();
             let now = task.sent_at(EpochMillis::from_system_time(std::time::SystemTime::now()));
-            let deliver = |connection_id: String| {
-                deliver(
-                    &*self.pusher,
-                    &*self.connections,
-                    self.departures.as_deref(),
-                    now,
-                    connection_id,
-                    &task.payload,
-                    &counters,
-                )
-            };
+            let deliver =
+                |connection_id| self.deliver(now, connection_id, &task.payload, &counters);
             let pages = self.groups.members_in(&task.auction_id, &task.shards, now);
             let read = self
                 .post_pages(pages, task.except_user.as_ref(), &deliver)
@@ -413,6 +394,27 @@ impl FanOut {
             record(frame_name(&task.frame), &report);
             read.map(|()| report)
         })
+    }
+}
+
+impl FanOut {
+    /// One post of `payload` to `connection_id`, counted ([`deliver`]).
+    fn deliver<'a>(
+        &'a self,
+        now: EpochMillis,
+        connection_id: String,
+        payload: &'a str,
+        counters: &'a Counters,
+    ) -> impl std::future::Future<Output = ()> + 'a {
+        deliver(
+            &*self.pusher,
+            &*self.connections,
+            self.departures.as_deref(),
+            now,
+            connection_id,
+            payload,
+            counters,
+        )
     }
 }
 
