@@ -147,7 +147,7 @@ impl Adapters {
             key: config::keys::WEBSOCKET_MANAGEMENT_ENDPOINT,
             reason: e.to_string(),
         })?;
-        let adapters = Self::new(
+        Ok(Self::new(
             &aws_sdk_dynamodb::Client::new(&sdk),
             &tables,
             Arc::new(EventBridgePublisher::new(
@@ -157,21 +157,29 @@ impl Adapters {
             Arc::new(pusher),
             Arc::new(SystemClock),
         )
-        .with_cadence(config::push_cadence()?);
-        Ok(match config::fanout_workers()? {
-            None => adapters,
-            Some((pool, function)) => {
-                let endpoint = config::lambda_endpoint();
-                let invoker =
-                    AsyncInvoker::new(&sdk, endpoint.as_deref(), &function).map_err(|e| {
-                        ConfigError::Invalid {
-                            key: config::keys::FANOUT_FUNCTION,
-                            reason: e.to_string(),
-                        }
-                    })?;
-                adapters.with_fanout_workers(pool, Arc::new(invoker))
+        .with_cadence(config::push_cadence()?))
+    }
+
+    /// [`Adapters::from_env`], with large groups' fan-outs split among the `fanout` workers
+    /// named by `FANOUT_FUNCTION` (when set): what the notifier and the price ticker use. The
+    /// other functions never fan out to a group, so they do not link the Lambda invoker.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the missing or invalid variable.
+    pub async fn from_env_with_fanout_workers() -> Result<Self, ConfigError> {
+        let adapters = Self::from_env().await?;
+        let Some((pool, function)) = config::fanout_workers()? else {
+            return Ok(adapters);
+        };
+        let sdk = auction_aws::sdk::from_env().await;
+        let endpoint = config::lambda_endpoint();
+        let invoker = AsyncInvoker::new(&sdk, endpoint.as_deref(), &function).map_err(|e| {
+            ConfigError::Invalid {
+                key: config::keys::FANOUT_FUNCTION,
+                reason: e.to_string(),
             }
-        })
+        })?;
+        Ok(adapters.with_fanout_workers(pool, Arc::new(invoker)))
     }
 
     /// The membership use cases, within `limits`.

@@ -84,7 +84,7 @@ pub async fn serve_http_api() -> Result<(), Error> {
 pub async fn serve_notifier() -> Result<(), Error> {
     init_tracing();
     let metrics = lambda_metrics(None)?;
-    let notifier = Adapters::from_env()
+    let notifier = Adapters::from_env_with_fanout_workers()
         .await?
         .notifier(config::fanout_concurrency()?);
     run(
@@ -138,7 +138,7 @@ pub async fn serve_price_ticker() -> Result<(), Error> {
     // Flushed every second too: a run lasts a minute, and CloudWatch takes at most 100 values
     // of one metric per line.
     let metrics = lambda_metrics(Some(Duration::from_secs(1)))?;
-    let deps = Adapters::from_env()
+    let deps = Adapters::from_env_with_fanout_workers()
         .await?
         .ticker(config::ticker()?, config::fanout_concurrency()?);
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
