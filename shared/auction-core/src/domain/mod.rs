@@ -5,6 +5,7 @@ pub mod bid;
 pub mod connection;
 pub mod create;
 pub mod epoch;
+pub mod hold;
 pub mod money;
 pub mod schedule;
 
