@@ -58,6 +58,13 @@ pub const LIVE_SCHEDULE_ATTRIBUTES: &[&str] = &[
 ];
 /// The partition key attribute of [`BY_LIVE_INDEX`]: `LIVE` while the auction has no recorded end.
 pub const LIVE_KEY: &str = "liveKey";
+/// The open holds, by expiry: reservations not yet confirmed nor released (the sweep's work
+/// list, docs/design/reservations.md).
+pub const BY_HOLD_INDEX: &str = "byHold";
+/// The partition key attribute of [`BY_HOLD_INDEX`]: `HOLD#{shard}` while the hold is open.
+pub const HOLD_KEY: &str = "holdKey";
+/// The sort key attribute of [`BY_HOLD_INDEX`]: when the hold lapses (epoch milliseconds).
+pub const HOLD_EXPIRES_AT_MS: &str = "expiresAtMs";
 /// The outbox index: accepted bids whose events are not yet known to be on the bus.
 pub const BY_PENDING_NOTICE_INDEX: &str = "byPendingNotice";
 /// The partition key attribute of [`BY_PENDING_NOTICE_INDEX`]: `PENDING#{shard}` until published.
@@ -92,6 +99,8 @@ pub enum IndexProjection {
     All,
     /// These attributes: a write that changes none of them (nor a key) leaves the index alone.
     Include(&'static [&'static str]),
+    /// Only the keys.
+    KeysOnly,
 }
 
 /// A global secondary index.
@@ -159,6 +168,8 @@ pub const AUCTIONS: TableSpec = TableSpec {
         (LIVE_KEY, KeyKind::String),
         (NOTICE_KEY, KeyKind::String),
         (DECIDED_AT_MS, KeyKind::Number),
+        (HOLD_KEY, KeyKind::String),
+        (HOLD_EXPIRES_AT_MS, KeyKind::Number),
     ],
     indexes: &[
         IndexSpec {
@@ -178,6 +189,12 @@ pub const AUCTIONS: TableSpec = TableSpec {
             hash_key: NOTICE_KEY,
             range_key: Some(DECIDED_AT_MS),
             projection: IndexProjection::All,
+        },
+        IndexSpec {
+            name: BY_HOLD_INDEX,
+            hash_key: HOLD_KEY,
+            range_key: Some(HOLD_EXPIRES_AT_MS),
+            projection: IndexProjection::KeysOnly,
         },
     ],
     ttl_attribute: Some(EXPIRES_AT),
@@ -237,6 +254,9 @@ impl TableSpec {
         for index in self.indexes {
             let projection = match index.projection {
                 IndexProjection::All => Projection::builder().projection_type(ProjectionType::All),
+                IndexProjection::KeysOnly => {
+                    Projection::builder().projection_type(ProjectionType::KeysOnly)
+                }
                 IndexProjection::Include(attributes) => Projection::builder()
                     .projection_type(ProjectionType::Include)
                     .set_non_key_attributes(Some(

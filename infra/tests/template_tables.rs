@@ -101,6 +101,11 @@ fn check(spec: &TableSpec) {
                 "{id}: {} projects all",
                 index.name
             ),
+            IndexProjection::KeysOnly => assert_eq!(
+                projection["ProjectionType"], "KEYS_ONLY",
+                "{id}: {} projects its keys",
+                index.name
+            ),
             IndexProjection::Include(attributes) => {
                 assert_eq!(
                     projection["ProjectionType"], "INCLUDE",

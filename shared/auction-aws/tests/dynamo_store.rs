@@ -11,12 +11,15 @@ use std::time::Instant;
 
 use auction_aws::dynamo::{
     DynamoAuctions, DynamoBids, DynamoConnections, DynamoGroups, DynamoRateLimits,
+    DynamoReservations,
 };
+use auction_core::domain::hold::{HoldState, Release};
 use auction_core::domain::{
     AcceptedBid, Amount, Auction, AuctionId, AuctionStatus, BidId, BidOutcome, BidRequest,
     Connection, CreateAuctionRequest, EndReason, Ending, EpochMillis, RejectReason, RejectedBid,
     Reservation,
 };
+use auction_core::ports::reservations::{ConfirmOutcome, ReleaseOutcome, ReservationStore};
 use auction_core::ports::{
     Admission, AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
     GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
@@ -36,6 +39,7 @@ struct Stack {
     connections: Arc<DynamoConnections>,
     groups: Arc<DynamoGroups>,
     rate_limits: Arc<DynamoRateLimits>,
+    reservations: Arc<DynamoReservations>,
 }
 
 fn now() -> EpochMillis {
@@ -66,6 +70,7 @@ async fn stack_with_shards(shards: u32) -> Stack {
         )),
         groups: Arc::new(groups),
         rate_limits: Arc::new(DynamoRateLimits::new(client.clone(), "connections")),
+        reservations: Arc::new(DynamoReservations::new(client.clone(), "auctions")),
         client,
         _engine: engine,
     }
@@ -1028,4 +1033,246 @@ async fn the_outbox_spreads_over_its_partitions_and_is_swept_oldest_first() {
         .unwrap();
     assert_eq!(rest.len(), 30);
     assert_eq!(rest[0].bid.accepted_at.0, start + 10);
+}
+
+/// The auction's item counts as stored: (remaining, held, confirmed, unsold, released).
+async fn item_counts(stack: &Stack, auction: &Auction) -> (u32, u32, u32, u32, u32) {
+    let item = stack
+        .client
+        .get_item()
+        .table_name("auctions")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("AUCTION#{}", auction.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("AUCTION".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let count = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    (
+        count("remainingItems"),
+        count("heldItems"),
+        count("confirmedItems"),
+        count("unsoldItems"),
+        count("releasedItems"),
+    )
+}
+
+/// A sale of one item of `auction` at `at` whose hold lapses at `expires_at`.
+async fn sell(
+    stack: &Stack,
+    auction: &Auction,
+    at: EpochMillis,
+    expires_at: EpochMillis,
+) -> String {
+    let request = bid(auction, "buyer", 10_000);
+    let mut accepted = acceptance(auction, &request, at);
+    accepted.reservation.expires_at = expires_at;
+    assert_eq!(
+        stack
+            .bids
+            .commit_acceptance(&request, auction, &accepted)
+            .await
+            .unwrap(),
+        Commit::Committed
+    );
+    accepted.reservation.reservation_id
+}
+
+#[tokio::test]
+async fn a_sale_holds_its_item_until_checkout_confirms_it_once() {
+    let stack = stack().await;
+    let at = now();
+    let auction = new_auction("public", 2, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let id = sell(&stack, &auction, at, at.plus_seconds(600)).await;
+    assert_eq!(item_counts(&stack, &auction).await, (1, 1, 0, 0, 0));
+    let held = stack.reservations.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (held.state, held.user_id.as_str()),
+        (HoldState::Held, "buyer")
+    );
+
+    let ConfirmOutcome::Confirmed(confirmed) = stack.reservations.confirm(&id, at).await.unwrap()
+    else {
+        panic!("confirmed")
+    };
+    assert_eq!(confirmed.state, HoldState::Confirmed);
+    assert!(matches!(
+        stack
+            .reservations
+            .confirm(&id, at.plus_seconds(1))
+            .await
+            .unwrap(),
+        ConfirmOutcome::AlreadyConfirmed(_)
+    ));
+    // A confirmed hold is final: past its expiry, nothing releases it.
+    assert_eq!(
+        stack
+            .reservations
+            .release(&id, at.plus_seconds(900))
+            .await
+            .unwrap(),
+        ReleaseOutcome::NotDue
+    );
+    assert!(
+        stack
+            .reservations
+            .due(0, at.plus_seconds(900), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(item_counts(&stack, &auction).await, (1, 0, 1, 0, 0));
+    assert_eq!(
+        stack
+            .reservations
+            .confirm("no-such-hold", at)
+            .await
+            .unwrap(),
+        ConfirmOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_after() {
+    let stack = stack().await;
+    let at = now();
+    let auction = new_auction("public", 1, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let first = sell(&stack, &auction, at, at.plus_seconds(5)).await;
+    assert_eq!(item_counts(&stack, &auction).await, (0, 1, 0, 0, 0));
+    // Not due before its expiry; due from it on, soonest first.
+    assert!(
+        stack
+            .reservations
+            .due(0, at.plus_seconds(4), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        stack
+            .reservations
+            .due(0, at.plus_seconds(5), 10)
+            .await
+            .unwrap(),
+        vec![first.clone()]
+    );
+    // Checkout comes too late.
+    assert!(matches!(
+        stack
+            .reservations
+            .confirm(&first, at.plus_seconds(5))
+            .await
+            .unwrap(),
+        ConfirmOutcome::Expired(_)
+    ));
+    let ReleaseOutcome::Released {
+        to,
+        remaining_items,
+        ..
+    } = stack
+        .reservations
+        .release(&first, at.plus_seconds(5))
+        .await
+        .unwrap()
+    else {
+        panic!("released")
+    };
+    assert_eq!((to, remaining_items), (Release::Returned, 1));
+    assert_eq!(item_counts(&stack, &auction).await, (1, 0, 0, 0, 1));
+    // Released once: the sweep finds it no more, and a second release does nothing.
+    assert!(
+        stack
+            .reservations
+            .due(0, at.plus_seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        stack
+            .reservations
+            .release(&first, at.plus_seconds(6))
+            .await
+            .unwrap(),
+        ReleaseOutcome::NotDue
+    );
+
+    // Sold again; this hold lapses after the schedule ended (it runs 81 s): unsold.
+    let second = sell(&stack, &auction, at.plus_seconds(6), at.plus_seconds(100)).await;
+    let ReleaseOutcome::Released {
+        to,
+        remaining_items,
+        ..
+    } = stack
+        .reservations
+        .release(&second, at.plus_seconds(100))
+        .await
+        .unwrap()
+    else {
+        panic!("released")
+    };
+    assert_eq!((to, remaining_items), (Release::Unsold, 0));
+    assert_eq!(item_counts(&stack, &auction).await, (0, 0, 0, 1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_and_release_racing_on_a_hold_end_it_exactly_once_a_hundred_times() {
+    let stack = stack().await;
+    let at = now();
+    let auction = new_auction("public", 100, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let expires = at.plus_seconds(30);
+    let mut holds = Vec::new();
+    for _ in 0..100 {
+        holds.push(sell(&stack, &auction, at, expires).await);
+    }
+    // Checkout's clock says one millisecond before the expiry, the sweep's says the expiry: each
+    // alone would succeed; together, exactly one does.
+    let outcomes = futures::future::join_all(holds.iter().map(|id| {
+        let stack = &stack;
+        async move {
+            let (confirmed, released) = tokio::join!(
+                stack.reservations.confirm(id, EpochMillis(expires.0 - 1)),
+                stack.reservations.release(id, expires)
+            );
+            (
+                matches!(confirmed.unwrap(), ConfirmOutcome::Confirmed(_)),
+                matches!(released.unwrap(), ReleaseOutcome::Released { .. }),
+            )
+        }
+    }))
+    .await;
+    let confirmed = outcomes.iter().filter(|(c, _)| *c).count();
+    let released = outcomes.iter().filter(|(_, r)| *r).count();
+    assert!(
+        outcomes.iter().all(|(c, r)| c != r),
+        "exactly one of each pair"
+    );
+    let (remaining, held, confirmed_items, unsold, returned) = item_counts(&stack, &auction).await;
+    assert_eq!(held, 0);
+    assert_eq!(confirmed_items as usize, confirmed);
+    assert_eq!((returned + unsold) as usize, released);
+    assert_eq!(
+        remaining + held + confirmed_items + unsold,
+        100,
+        "the counts add up"
+    );
+    for id in &holds {
+        let state = stack.reservations.get(id).await.unwrap().unwrap().state;
+        assert_ne!(state, HoldState::Held);
+    }
 }

@@ -11,7 +11,9 @@ mod errors;
 pub mod item;
 pub mod table;
 
-pub use auctions_table::{DynamoAuctions, DynamoBids, DynamoOutbox, DynamoTickerLease};
+pub use auctions_table::{
+    DynamoAuctions, DynamoBids, DynamoOutbox, DynamoReservations, DynamoTickerLease,
+};
 pub use connections_table::{DynamoConnections, DynamoDepartures, DynamoGroups, DynamoRateLimits};
 pub use errors::classify;
 

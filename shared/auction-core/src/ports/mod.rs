@@ -20,6 +20,7 @@ pub mod lease;
 pub mod outbox;
 pub mod push;
 pub mod rate_limits;
+pub mod reservations;
 
 pub use auctions::{AuctionStore, CancelOutcome, CreateAuctionError};
 pub use bids::{BidStore, Commit, Recorded, StoredBid};

@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::types::{
 };
 use infra::tables::PK;
 
-use super::codec::{auction_from, auction_key, bid_item, bid_key, stored_bid_from};
+use super::codec::{
+    auction_from, auction_key, bid_item, bid_key, reservation_item, stored_bid_from,
+};
 use crate::dynamo::item::{Item, n};
 use crate::dynamo::table::{Table, cancellation_reasons, condition_failed, condition_failed_at};
 use auction_core::domain::{
@@ -26,6 +28,7 @@ use auction_core::ports::{BidStore, Commit, Recorded, StoreError, StoredBid};
 #[derive(Debug, Clone)]
 pub struct DynamoBids {
     table: Table,
+    hold_shards: u32,
 }
 
 fn build_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -45,7 +48,16 @@ impl DynamoBids {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             table: Table::new(client, table),
+            hold_shards: 1,
         }
+    }
+
+    /// Open holds go to `shards` partitions of the `byHold` index (the live index's count: each
+    /// ticker shard sweeps its own).
+    #[must_use]
+    pub fn with_hold_shards(mut self, shards: u32) -> Self {
+        self.hold_shards = shards.clamp(1, crate::dynamo::MAX_LIVE_INDEX_SHARDS);
+        self
     }
 }
 
@@ -108,13 +120,15 @@ impl BidStore for DynamoBids {
             .table_name(&self.table.name)
             .set_key(Some(auction_key(&auction.id)))
             .update_expression(
-                "SET remainingItems = remainingItems - :one, version = version + :one",
+                "SET remainingItems = remainingItems - :one, version = version + :one, \
+                 heldItems = if_not_exists(heldItems, :zero) + :one",
             )
             .condition_expression(
                 "remainingItems >= :one AND attribute_not_exists(endReason) \
                  AND startsAtMs <= :now AND endsAtMs > :now",
             )
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now.0))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
@@ -131,12 +145,25 @@ impl BidStore for DynamoBids {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error)?;
+        // The hold: a fresh random id, so its put never meets an existing row.
+        let hold = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(reservation_item(
+                &auction.tenant_id,
+                accepted,
+                self.hold_shards,
+            )))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(build_error)?;
         let result = self
             .table
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(take_item).build())
             .transact_items(TransactWriteItem::builder().put(record_bid).build())
+            .transact_items(TransactWriteItem::builder().put(hold).build())
             .send()
             .await;
         let error = match result {
@@ -152,7 +179,7 @@ impl BidStore for DynamoBids {
                 };
             }
         };
-        // Reasons come in the order of the transaction's items: [auction, bid].
+        // Reasons come in the order of the transaction's items: [auction, bid, hold].
         if condition_failed_at(&reasons, 1) {
             return failed_item(reasons.get(1))
                 .map(stored_bid_from)

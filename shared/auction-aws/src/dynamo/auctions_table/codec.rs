@@ -1,11 +1,16 @@
 //! The rows of the auctions table and their domain types (docs/data-model.md).
 
+use auction_core::domain::hold::{HoldState, Release};
 use auction_core::domain::{
     AcceptedBid, Amount, Auction, AuctionId, BidId, BidOutcome, BidRequest, Currency,
     DutchSchedule, EndReason, Ending, EpochMillis, RejectReason, RejectedBid, Reservation,
 };
+use auction_core::ports::reservations::StoredReservation;
 use auction_core::ports::{StoreError, StoredBid};
-use infra::tables::{DECIDED_AT_MS, EXPIRES_AT, LIVE_KEY, NOTICE_KEY, STARTS_AT_MS, TENANT_PHASE};
+use infra::tables::{
+    DECIDED_AT_MS, EXPIRES_AT, HOLD_EXPIRES_AT_MS, HOLD_KEY, LIVE_KEY, NOTICE_KEY, STARTS_AT_MS,
+    TENANT_PHASE,
+};
 
 use crate::dynamo::item::{Item, ItemExt, n, s};
 use crate::dynamo::table::Table;
@@ -163,6 +168,75 @@ pub fn live_listing_from(item: &Item) -> Result<Auction, StoreError> {
         row.insert("remainingItems".to_owned(), total);
     }
     auction_from(&row)
+}
+
+/// The reservation row's key: its own partition, found by the id checkout and the sweep carry.
+pub fn reservation_key(reservation_id: &str) -> Item {
+    Table::key(format!("RESERVATION#{reservation_id}"), "RESERVATION")
+}
+
+/// The row of the hold an accepted bid made: `Held`, in `HOLD#{shard}` of the `byHold` index
+/// (the shard a stable hash of the reservation id over `hold_shards`) until it is confirmed or
+/// released.
+pub fn reservation_item(tenant_id: &str, accepted: &AcceptedBid, hold_shards: u32) -> Item {
+    let id = &accepted.reservation.reservation_id;
+    let mut item = reservation_key(id);
+    item.extend([
+        ("reservationId".to_owned(), s(id)),
+        ("auctionId".to_owned(), s(accepted.auction_id.as_str())),
+        ("tenantId".to_owned(), s(tenant_id)),
+        ("userId".to_owned(), s(&accepted.user_id)),
+        ("bidId".to_owned(), s(accepted.bid_id.as_str())),
+        (
+            "winningPrice".to_owned(),
+            n(accepted.winning_price.minor_units()),
+        ),
+        ("currency".to_owned(), s(accepted.currency.code())),
+        (
+            HOLD_EXPIRES_AT_MS.to_owned(),
+            n(accepted.reservation.expires_at.0),
+        ),
+        ("holdState".to_owned(), s("Held")),
+        (
+            HOLD_KEY.to_owned(),
+            s(format!("HOLD#{}", crate::dynamo::shard_of(id, hold_shards))),
+        ),
+    ]);
+    item
+}
+
+/// The reservation a row holds.
+///
+/// # Errors
+/// [`StoreError::CorruptItem`] for a row of another shape.
+pub fn reservation_from(item: &Item) -> Result<StoredReservation, StoreError> {
+    let state = match item.string("holdState")?.as_str() {
+        "Held" => HoldState::Held,
+        "Confirmed" => HoldState::Confirmed,
+        "Released" => HoldState::Released,
+        _ => return Err(corrupt("unknown holdState")),
+    };
+    let released_to = match item.opt_string("releasedTo").as_deref() {
+        None => None,
+        Some("Returned") => Some(Release::Returned),
+        Some("Unsold") => Some(Release::Unsold),
+        Some(_) => return Err(corrupt("unknown releasedTo")),
+    };
+    Ok(StoredReservation {
+        reservation_id: item.string("reservationId")?,
+        auction_id: AuctionId::parse(&item.string("auctionId")?)
+            .map_err(|_| corrupt("auctionId"))?,
+        tenant_id: item.string("tenantId")?,
+        user_id: item.string("userId")?,
+        bid_id: BidId::parse(&item.string("bidId")?).map_err(|_| corrupt("bidId"))?,
+        winning_price: Amount(item.int("winningPrice")?),
+        currency: Currency::from_code(&item.string("currency")?)
+            .map_err(|e| corrupt(&e.to_string()))?,
+        expires_at: EpochMillis(item.int(HOLD_EXPIRES_AT_MS)?),
+        state,
+        decided_at: item.opt_int("decidedAtMs")?.map(EpochMillis),
+        released_to,
+    })
 }
 
 /// How long a rejected bid's row is kept: a replay of its id within this time gets the same

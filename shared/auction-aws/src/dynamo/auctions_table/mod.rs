@@ -7,8 +7,10 @@ mod auctions;
 mod bids;
 mod lease;
 mod outbox;
+mod reservations;
 
 pub use auctions::DynamoAuctions;
 pub use bids::DynamoBids;
 pub use lease::DynamoTickerLease;
 pub use outbox::DynamoOutbox;
+pub use reservations::DynamoReservations;
