@@ -527,3 +527,133 @@ async fn bids_win_lose_replay_and_refuse_bad_input_without_changing_state() {
         "only the one winning bid took an item"
     );
 }
+
+/// Creates an auction of `acme` whose holds last `ttl` seconds and buys one item as `buyer`:
+/// the reservation id.
+async fn bought(stack: &tests::Running, http: &reqwest::Client, ttl: u32) -> (String, Value) {
+    let base = stack.http_url();
+    let mut body = auction_body();
+    body["reservationTtlSeconds"] = json!(ttl);
+    let created: Value = http
+        .post(format!("{base}/api/auctions"))
+        .bearer_auth(token("sam", "acme", &["seller"]))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["auctionId"].as_str().unwrap();
+    let (status, won) = tests::bid(
+        http,
+        stack,
+        Some(&token("bob", "acme", &[])),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{won}");
+    (won["reservationId"].as_str().unwrap().to_owned(), won)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buyer_confirms_a_hold_once_and_nobody_else_can() {
+    let stack = start().await;
+    let http = client();
+    let base = stack.http_url();
+    let (reservation, won) = bought(&stack, &http, 600).await;
+    let confirm = |token: Option<String>| {
+        let mut request = http.post(format!("{base}/api/reservations/{reservation}/confirm"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    // Nobody but the buyer (or the tenant's checkout) confirms it, and a refusal changes nothing.
+    problem(
+        confirm(None).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+    )
+    .await;
+    problem(
+        confirm(Some(token("mallory", "acme", &[]))).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+    )
+    .await;
+    problem(
+        confirm(Some(token("bob", "other", &[]))).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "NotFound",
+    )
+    .await;
+    let held: Value = http
+        .get(format!("{base}/api/reservations/{reservation}"))
+        .bearer_auth(token("bob", "acme", &[]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["state"], "Held", "{held}");
+    assert_eq!(held["winningPrice"], won["winningPrice"]);
+    assert_eq!(held["expiresAt"], won["expiresAt"]);
+
+    let first = confirm(Some(token("bob", "acme", &[]))).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["state"], "Confirmed", "{first}");
+    assert!(first["confirmedAt"].is_string());
+    // A repeat, and the seller's checkout service, get the same answer.
+    for caller in [
+        token("bob", "acme", &[]),
+        token("shop", "acme", &["checkout"]),
+    ] {
+        let again = confirm(Some(caller)).await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+    }
+    problem(
+        http.post(format!("{base}/api/reservations/no-such-hold/confirm"))
+            .bearer_auth(token("bob", "acme", &[]))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "NotFound",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_past_its_expiry_cannot_be_confirmed() {
+    let stack = start().await;
+    let http = client();
+    let base = stack.http_url();
+    let (reservation, _) = bought(&stack, &http, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    problem(
+        http.post(format!("{base}/api/reservations/{reservation}/confirm"))
+            .bearer_auth(token("bob", "acme", &[]))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+        "Expired",
+    )
+    .await;
+    let lapsed: Value = http
+        .get(format!("{base}/api/reservations/{reservation}"))
+        .bearer_auth(token("bob", "acme", &[]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lapsed["state"], "Expired", "{lapsed}");
+}

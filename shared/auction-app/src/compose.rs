@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use auction_aws::dynamo::{
     DynamoAuctions, DynamoBids, DynamoConnections, DynamoDepartures, DynamoGroups, DynamoOutbox,
-    DynamoRateLimits, DynamoTickerLease,
+    DynamoRateLimits, DynamoReservations, DynamoTickerLease,
 };
 use auction_aws::eventbridge::EventBridgePublisher;
 use auction_aws::invoke::AsyncInvoker;
@@ -15,13 +15,14 @@ use auction_aws::jwt::TokenVerifier;
 use auction_aws::push::SignedPusher;
 use auction_core::clock::Clock;
 use auction_core::domain::PushCadence;
+use auction_core::ports::reservations::ReservationStore;
 use auction_core::ports::{
     AuctionStore, BidStore, ConnectionStore, Departures, EventPublisher, GroupStore, Outbox,
     Pusher, RateLimiter, TickerLease,
 };
 use auction_core::rate::RateLimit;
 use auction_core::services::{
-    Bidding, BiddingDeps, Catalog, CatalogLimits, Membership, MembershipLimits,
+    Bidding, BiddingDeps, Catalog, CatalogLimits, Checkout, Membership, MembershipLimits,
 };
 
 use crate::clock::SystemClock;
@@ -53,6 +54,8 @@ pub struct Adapters {
     pub auctions: Arc<dyn AuctionStore>,
     /// Bid records and sales.
     pub bids: Arc<dyn BidStore>,
+    /// Reservations (holds).
+    pub reservations: Arc<dyn ReservationStore>,
     /// The outbox of announcements.
     pub outbox: Arc<dyn Outbox>,
     /// The ticker's lease.
@@ -113,7 +116,11 @@ impl Adapters {
                 DynamoAuctions::new(dynamo.clone(), &tables.auctions)
                     .with_live_shards(tables.live_index_shards),
             ),
-            bids: Arc::new(DynamoBids::new(dynamo.clone(), &tables.auctions)),
+            bids: Arc::new(
+                DynamoBids::new(dynamo.clone(), &tables.auctions)
+                    .with_hold_shards(tables.live_index_shards),
+            ),
+            reservations: Arc::new(DynamoReservations::new(dynamo.clone(), &tables.auctions)),
             outbox: Arc::new(DynamoOutbox::new(dynamo.clone(), &tables.auctions)),
             lease: Arc::new(DynamoTickerLease::new(dynamo.clone(), &tables.auctions)),
             connections: Arc::new(DynamoConnections::new(
@@ -243,6 +250,11 @@ impl Adapters {
                 clock: Arc::clone(&self.clock),
                 bid_rate,
             })),
+            checkout: Arc::new(Checkout {
+                reservations: Arc::clone(&self.reservations),
+                publisher: Arc::clone(&self.publisher),
+                clock: Arc::clone(&self.clock),
+            }),
         }
     }
 

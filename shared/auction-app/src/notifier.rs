@@ -92,7 +92,9 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
         ),
         // The HTTP answer (`409`) tells the one caller that asked; a push to every connection
         // of the bidder turned each rejected bid into as many posts as the user has sockets.
-        DomainEvent::AuctionCreated(_) | DomainEvent::BidRejected(_) => return Ok(None),
+        DomainEvent::AuctionCreated(_)
+        | DomainEvent::BidRejected(_)
+        | DomainEvent::ReservationConfirmed(_) => return Ok(None),
     }))
 }
 

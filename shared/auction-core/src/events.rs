@@ -105,6 +105,29 @@ pub struct AuctionCancelledDetail {
     pub seller_id: String,
 }
 
+/// `ReservationConfirmed`: checkout confirmed a hold; for other consumers (fulfilment), nothing
+/// is pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationConfirmedDetail {
+    /// The auction's tenant.
+    pub tenant_id: String,
+    /// The auction.
+    pub auction_id: String,
+    /// The reservation.
+    pub reservation_id: String,
+    /// The buyer.
+    pub user_id: String,
+    /// The bid that won the item.
+    pub bid_id: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The price paid, in minor units.
+    pub winning_price_minor: i64,
+    /// When it was confirmed (epoch milliseconds).
+    pub confirmed_at_ms: i64,
+}
+
 /// A domain event; its variant name is the EventBridge `detail-type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -120,6 +143,8 @@ pub enum DomainEvent {
     AuctionCreated(AuctionCreatedDetail),
     /// A seller cancelled an auction.
     AuctionCancelled(AuctionCancelledDetail),
+    /// Checkout confirmed a hold.
+    ReservationConfirmed(ReservationConfirmedDetail),
 }
 
 /// An event whose `detail-type` or `detail` this code does not know.
@@ -150,6 +175,7 @@ impl DomainEvent {
             Self::AuctionEnded(_) => "AuctionEnded",
             Self::AuctionCreated(_) => "AuctionCreated",
             Self::AuctionCancelled(_) => "AuctionCancelled",
+            Self::ReservationConfirmed(_) => "ReservationConfirmed",
         }
     }
 
@@ -163,6 +189,7 @@ impl DomainEvent {
             Self::AuctionEnded(d) => &d.auction_id,
             Self::AuctionCreated(d) => &d.auction_id,
             Self::AuctionCancelled(d) => &d.auction_id,
+            Self::ReservationConfirmed(d) => &d.auction_id,
         }
     }
 
@@ -176,6 +203,7 @@ impl DomainEvent {
             Self::AuctionEnded(d) => serde_json::to_value(d),
             Self::AuctionCreated(d) => serde_json::to_value(d),
             Self::AuctionCancelled(d) => serde_json::to_value(d),
+            Self::ReservationConfirmed(d) => serde_json::to_value(d),
         };
         // Plain structs of strings and numbers always serialise, as JSON objects.
         let mut value = value.unwrap_or_default();
@@ -206,6 +234,7 @@ impl DomainEvent {
             "AuctionEnded" => Self::AuctionEnded(parse(detail_type, detail)?),
             "AuctionCreated" => Self::AuctionCreated(parse(detail_type, detail)?),
             "AuctionCancelled" => Self::AuctionCancelled(parse(detail_type, detail)?),
+            "ReservationConfirmed" => Self::ReservationConfirmed(parse(detail_type, detail)?),
             other => return Err(UnknownEvent::DetailType(other.to_owned())),
         })
     }
@@ -222,6 +251,23 @@ impl DomainEvent {
             winning_price_minor: bid.winning_price.minor_units(),
             reservation_id: bid.reservation.reservation_id.clone(),
             expires_at_ms: bid.reservation.expires_at.0,
+        })
+    }
+
+    /// `ReservationConfirmed` for a confirmed hold.
+    #[must_use]
+    pub fn reservation_confirmed(
+        reservation: &crate::ports::reservations::StoredReservation,
+    ) -> Self {
+        Self::ReservationConfirmed(ReservationConfirmedDetail {
+            tenant_id: reservation.tenant_id.clone(),
+            auction_id: reservation.auction_id.as_str().to_owned(),
+            reservation_id: reservation.reservation_id.clone(),
+            user_id: reservation.user_id.clone(),
+            bid_id: reservation.bid_id.as_str().to_owned(),
+            currency: reservation.currency.code().to_owned(),
+            winning_price_minor: reservation.winning_price.minor_units(),
+            confirmed_at_ms: reservation.decided_at.map_or(0, |at| at.0),
         })
     }
 

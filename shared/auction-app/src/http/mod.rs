@@ -6,13 +6,14 @@
 mod auctions;
 mod bids;
 pub mod problem;
+mod reservations;
 
 use std::sync::Arc;
 
 use auction_aws::jwt::{AuthError, TokenVerifier};
 use auction_core::domain::AuctionId;
 use auction_core::identity::Identity;
-use auction_core::services::{Bidding, Catalog};
+use auction_core::services::{Bidding, Catalog, Checkout};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,8 @@ pub struct HttpDeps {
     pub catalog: Arc<Catalog>,
     /// Placing bids.
     pub bidding: Arc<Bidding>,
+    /// Confirming reservations.
+    pub checkout: Arc<Checkout>,
 }
 
 /// The router, paths as docs/protocol.md section 5 names them.
@@ -41,6 +44,11 @@ pub fn router(deps: HttpDeps) -> Router {
             get(auctions::get).delete(auctions::cancel),
         )
         .route("/api/auctions/{auction_id}/bids", post(bids::place))
+        .route("/api/reservations/{reservation_id}", get(reservations::get))
+        .route(
+            "/api/reservations/{reservation_id}/confirm",
+            post(reservations::confirm),
+        )
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "NotFound", "no such route") })
         .layer(axum::middleware::map_response(problem::errors_as_problems))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

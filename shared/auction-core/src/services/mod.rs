@@ -5,8 +5,10 @@
 pub mod announce;
 pub mod bidding;
 pub mod catalog;
+pub mod checkout;
 pub mod membership;
 
 pub use bidding::{BidError, Bidding, BiddingDeps, PlaceBid};
 pub use catalog::{CancelError, Catalog, CatalogLimits, CreateError, ReadError};
+pub use checkout::{CHECKOUT_ROLE, Checkout, CheckoutError};
 pub use membership::{ConnectError, Membership, MembershipError, MembershipLimits};
