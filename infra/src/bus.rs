@@ -13,6 +13,8 @@ pub const NOTIFIER_DETAIL_TYPES: &[&str] = &[
     "ItemSold",
     "AuctionEnded",
     "AuctionCancelled",
+    "ReservationExpired",
+    "ItemReleased",
 ];
 
 /// The rule's logical id in `template.yaml`.

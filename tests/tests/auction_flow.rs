@@ -920,3 +920,65 @@ async fn the_local_lambda_invoke_api_starts_shard_runs_like_lambda() {
         .await
         .expect("queued");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_hold_is_released_by_the_sweep_and_its_item_announced_back() {
+    let stack = start_with(flow_config()).await;
+    let auction = create_from(
+        &stack,
+        "acme",
+        json!({"title": "Tulips", "currency": "EUR", "startPrice": 100, "floorPrice": 20,
+               "priceDrop": 1, "dropIntervalSeconds": 1, "totalItems": 2,
+               "reservationTtlSeconds": 1}),
+    )
+    .await;
+    let id = auction.id.as_str();
+    let buyer_token = token("buyer", "acme", &[]);
+    let mut buyer = Client::connect(&stack, Some(&buyer_token)).await;
+    let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
+    buyer.join_and_state(id).await;
+    viewer.join_and_state(id).await;
+
+    let (status, won) = bid(
+        &reqwest::Client::new(),
+        &stack,
+        Some(&buyer_token),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(status, 201, "{won}");
+    assert_eq!(
+        viewer.next_of("ItemSold").await["data"]["remainingItems"],
+        1
+    );
+
+    // Nobody pays: a second later the ticker's sweep releases the hold. The buyer hears that its
+    // reservation lapsed, and the room that the item is back.
+    let expired = buyer.next_of("ReservationExpired").await;
+    assert_eq!(
+        expired["data"],
+        json!({"reservationId": won["reservationId"], "auctionId": id})
+    );
+    let released = viewer.next_of("ItemReleased").await;
+    assert_eq!(
+        released["data"],
+        json!({"auctionId": id, "remainingItems": 2})
+    );
+    let row = stack
+        .adapters
+        .auctions
+        .get_latest(&auction.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.remaining_items, 2);
+    let hold = stack
+        .adapters
+        .reservations
+        .get(won["reservationId"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hold.state, auction_core::domain::hold::HoldState::Released);
+}

@@ -296,6 +296,7 @@ impl Adapters {
         TickerDeps {
             auctions: Arc::clone(&self.auctions),
             outbox: Arc::clone(&self.outbox),
+            reservations: Arc::clone(&self.reservations),
             groups: Arc::clone(&self.groups),
             lease: Arc::clone(&self.lease),
             publisher: Arc::clone(&self.publisher),

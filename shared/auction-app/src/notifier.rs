@@ -92,6 +92,23 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
         ),
         // The HTTP answer (`409`) tells the one caller that asked; a push to every connection
         // of the bidder turned each rejected bid into as many posts as the user has sockets.
+        DomainEvent::ReservationExpired(d) => (
+            Frame::ReservationExpired(frames::ReservationExpired {
+                reservation_id: d.reservation_id.clone(),
+                auction_id: d.auction_id.clone(),
+            }),
+            Audience::User {
+                tenant_id: d.tenant_id.clone(),
+                user_id: d.user_id.clone(),
+            },
+        ),
+        DomainEvent::ItemReleased(d) => (
+            Frame::ItemReleased(frames::ItemReleased {
+                auction_id: d.auction_id.clone(),
+                remaining_items: d.remaining_items,
+            }),
+            group(&d.auction_id, None)?,
+        ),
         DomainEvent::AuctionCreated(_)
         | DomainEvent::BidRejected(_)
         | DomainEvent::ReservationConfirmed(_) => return Ok(None),

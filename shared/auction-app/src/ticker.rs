@@ -34,6 +34,7 @@ use auction_core::clock::Clock;
 use auction_core::domain::{Auction, EndReason, Ending, EpochMillis, Phase, PushCadence};
 use auction_core::events::{AuctionEndedDetail, DomainEvent};
 use auction_core::frames::{Frame, PriceUpdated, ViewerCountUpdated};
+use auction_core::ports::reservations::{ReleaseOutcome, ReservationStore};
 use auction_core::ports::{
     AuctionStore, EventPublisher, GroupStore, Outbox, StoreError, TickerLease,
 };
@@ -187,6 +188,8 @@ impl Default for TickerConfig {
     }
 }
 
+/// Lapsed holds one shard releases per tick at most: 100 a second per shard, 6,000 a minute.
+pub const RELEASES_PER_TICK: usize = 100;
 /// How long a lease holds without renewal: a crashed run blocks the next one at most this long.
 const LEASE_HOLD_MS: i64 = 10_000;
 /// The lease is renewed (and the state saved) every this many ticks.
@@ -238,6 +241,8 @@ pub struct TickerDeps {
     pub auctions: Arc<dyn AuctionStore>,
     /// The outbox it sweeps.
     pub outbox: Arc<dyn Outbox>,
+    /// The holds it releases when they lapse (each shard its own `HOLD#{shard}`).
+    pub reservations: Arc<dyn ReservationStore>,
     /// Viewer counters.
     pub groups: Arc<dyn GroupStore>,
     /// The lease.
@@ -268,6 +273,8 @@ pub struct RunReport {
     pub ends: u64,
     /// Ticks that took longer than the tick period.
     pub overruns: u64,
+    /// Lapsed holds released.
+    pub releases: u64,
 }
 
 /// Whether a price push is due: the price changed, and the throttle allows it (or the auction is
@@ -495,6 +502,8 @@ impl TickerDeps {
         metrics::gauge!(auction_core::telemetry::ACTIVE_CONNECTIONS, "Shard" => shard.to_string())
             .set(in_groups as f64);
 
+        report.releases += self.release_lapsed_holds(shard, now).await;
+
         // One sweeper is enough, and several would publish the same entries.
         if shard == 0
             && let Err(e) =
@@ -503,6 +512,46 @@ impl TickerDeps {
             tracing::warn!(error = ?e, "outbox sweep failed");
         }
         Ok(())
+    }
+
+    /// Releases the shard's holds that lapsed by `now`, at most [`RELEASES_PER_TICK`] (the rest
+    /// next tick), and announces each: `ReservationExpired` to the buyer, `ItemReleased` to the
+    /// group when the item went back to the room. Returns how many were released.
+    async fn release_lapsed_holds(&self, shard: u32, now: EpochMillis) -> u64 {
+        let due = match self.reservations.due(shard, now, RELEASES_PER_TICK).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(shard, error = ?e, "lapsed holds not read; the next tick retries");
+                return 0;
+            }
+        };
+        let outcomes: Vec<u64> = futures::stream::iter(due)
+            .map(|id| async move {
+                match self.reservations.release(&id, now).await {
+                    Ok(ReleaseOutcome::Released {
+                        reservation,
+                        to,
+                        remaining_items,
+                    }) => {
+                        let events = DomainEvent::released(&reservation, to, remaining_items);
+                        if let Err(e) = self.publisher.publish(&events).await {
+                            // Not yet in the outbox (docs/design/reservations.md): logged.
+                            tracing::error!(reservation_id = %id, error = ?e, "release not announced");
+                        }
+                        1
+                    }
+                    // Confirmed or released meanwhile: nothing to do.
+                    Ok(ReleaseOutcome::NotDue) => 0,
+                    Err(e) => {
+                        tracing::warn!(reservation_id = %id, error = ?e, "hold not released; the next tick retries");
+                        0
+                    }
+                }
+            })
+            .buffer_unordered(self.config.auction_concurrency.max(1))
+            .collect()
+            .await;
+        outcomes.iter().sum()
     }
 
     /// The auctions whose due price push waits for budget this tick ([`tenant_round_robin`]).

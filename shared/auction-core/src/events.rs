@@ -128,6 +128,35 @@ pub struct ReservationConfirmedDetail {
     pub confirmed_at_ms: i64,
 }
 
+/// `ReservationExpired`: a hold lapsed and the sweep released it; pushed to every connection of
+/// the buyer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationExpiredDetail {
+    /// The auction's tenant.
+    pub tenant_id: String,
+    /// The auction.
+    pub auction_id: String,
+    /// The reservation.
+    pub reservation_id: String,
+    /// The buyer who did not pay.
+    pub user_id: String,
+    /// `Returned` (the item is available again) or `Unsold` (the schedule had ended).
+    pub released_to: crate::domain::hold::Release,
+}
+
+/// `ItemReleased`: a lapsed hold's item is available again; pushed to the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemReleasedDetail {
+    /// The auction's tenant.
+    pub tenant_id: String,
+    /// The auction.
+    pub auction_id: String,
+    /// Items available right after the release.
+    pub remaining_items: u32,
+}
+
 /// A domain event; its variant name is the EventBridge `detail-type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -145,6 +174,10 @@ pub enum DomainEvent {
     AuctionCancelled(AuctionCancelledDetail),
     /// Checkout confirmed a hold.
     ReservationConfirmed(ReservationConfirmedDetail),
+    /// A hold lapsed and was released.
+    ReservationExpired(ReservationExpiredDetail),
+    /// A lapsed hold's item is available again.
+    ItemReleased(ItemReleasedDetail),
 }
 
 /// An event whose `detail-type` or `detail` this code does not know.
@@ -176,6 +209,8 @@ impl DomainEvent {
             Self::AuctionCreated(_) => "AuctionCreated",
             Self::AuctionCancelled(_) => "AuctionCancelled",
             Self::ReservationConfirmed(_) => "ReservationConfirmed",
+            Self::ReservationExpired(_) => "ReservationExpired",
+            Self::ItemReleased(_) => "ItemReleased",
         }
     }
 
@@ -190,6 +225,8 @@ impl DomainEvent {
             Self::AuctionCreated(d) => &d.auction_id,
             Self::AuctionCancelled(d) => &d.auction_id,
             Self::ReservationConfirmed(d) => &d.auction_id,
+            Self::ReservationExpired(d) => &d.auction_id,
+            Self::ItemReleased(d) => &d.auction_id,
         }
     }
 
@@ -204,6 +241,8 @@ impl DomainEvent {
             Self::AuctionCreated(d) => serde_json::to_value(d),
             Self::AuctionCancelled(d) => serde_json::to_value(d),
             Self::ReservationConfirmed(d) => serde_json::to_value(d),
+            Self::ReservationExpired(d) => serde_json::to_value(d),
+            Self::ItemReleased(d) => serde_json::to_value(d),
         };
         // Plain structs of strings and numbers always serialise, as JSON objects.
         let mut value = value.unwrap_or_default();
@@ -235,6 +274,8 @@ impl DomainEvent {
             "AuctionCreated" => Self::AuctionCreated(parse(detail_type, detail)?),
             "AuctionCancelled" => Self::AuctionCancelled(parse(detail_type, detail)?),
             "ReservationConfirmed" => Self::ReservationConfirmed(parse(detail_type, detail)?),
+            "ReservationExpired" => Self::ReservationExpired(parse(detail_type, detail)?),
+            "ItemReleased" => Self::ItemReleased(parse(detail_type, detail)?),
             other => return Err(UnknownEvent::DetailType(other.to_owned())),
         })
     }
@@ -269,6 +310,31 @@ impl DomainEvent {
             winning_price_minor: reservation.winning_price.minor_units(),
             confirmed_at_ms: reservation.decided_at.map_or(0, |at| at.0),
         })
+    }
+
+    /// The events of a released hold: `ReservationExpired` for the buyer, and `ItemReleased` for
+    /// the group when the item went back to the room (`remaining_items` after the release).
+    #[must_use]
+    pub fn released(
+        reservation: &crate::ports::reservations::StoredReservation,
+        to: crate::domain::hold::Release,
+        remaining_items: u32,
+    ) -> Vec<Self> {
+        let mut events = vec![Self::ReservationExpired(ReservationExpiredDetail {
+            tenant_id: reservation.tenant_id.clone(),
+            auction_id: reservation.auction_id.as_str().to_owned(),
+            reservation_id: reservation.reservation_id.clone(),
+            user_id: reservation.user_id.clone(),
+            released_to: to,
+        })];
+        if to == crate::domain::hold::Release::Returned {
+            events.push(Self::ItemReleased(ItemReleasedDetail {
+                tenant_id: reservation.tenant_id.clone(),
+                auction_id: reservation.auction_id.as_str().to_owned(),
+                remaining_items,
+            }));
+        }
+        events
     }
 
     /// `BidRejected` for a rejected bid of `tenant_id`.

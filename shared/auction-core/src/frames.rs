@@ -22,6 +22,10 @@ pub enum Frame {
     BidAccepted(BidAccepted),
     /// To the group except the buyer's connections.
     ItemSold(ItemSold),
+    /// The buyer's hold lapsed.
+    ReservationExpired(ReservationExpired),
+    /// A lapsed hold's item is available again.
+    ItemReleased(ItemReleased),
     /// To the group.
     AuctionEnded(AuctionEnded),
     /// To the caller: its request failed.
@@ -86,6 +90,27 @@ pub struct ItemSold {
     pub remaining_items: u32,
 }
 
+/// `ReservationExpired`'s data: the buyer's hold lapsed (its item went back to the room, or is
+/// unsold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationExpired {
+    /// The reservation.
+    pub reservation_id: String,
+    /// The auction.
+    pub auction_id: String,
+}
+
+/// `ItemReleased`'s data: a lapsed hold's item is available again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemReleased {
+    /// The auction.
+    pub auction_id: String,
+    /// Items available right after the release (one more than before it).
+    pub remaining_items: u32,
+}
+
 /// `AuctionEnded`'s data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -142,12 +167,14 @@ struct Envelope<'a> {
 }
 
 /// Every frame type's name, as [`Frame::kind`] gives it.
-pub const FRAME_KINDS: [&str; 8] = [
+pub const FRAME_KINDS: [&str; 10] = [
     "AuctionState",
     "PriceUpdated",
     "ViewerCountUpdated",
     "BidAccepted",
     "ItemSold",
+    "ReservationExpired",
+    "ItemReleased",
     "AuctionEnded",
     "Error",
     "Pong",
@@ -163,6 +190,8 @@ impl Frame {
             Self::ViewerCountUpdated(_) => "ViewerCountUpdated",
             Self::BidAccepted(_) => "BidAccepted",
             Self::ItemSold(_) => "ItemSold",
+            Self::ReservationExpired(_) => "ReservationExpired",
+            Self::ItemReleased(_) => "ItemReleased",
             Self::AuctionEnded(_) => "AuctionEnded",
             Self::Error(_) => "Error",
             Self::Pong(_) => "Pong",
