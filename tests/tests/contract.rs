@@ -265,7 +265,7 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
     };
     let bid_id = "6b1f2a4e-9d7c-4e3b-8a5f-1c2d3e4f5a6b";
     let first = json!({"bidPrice": 100, "bidId": bid_id});
-    let (status, _) = openapi
+    let (status, won) = openapi
         .response(
             bids,
             "post",
@@ -369,7 +369,7 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
         .response(
             auctions,
             "post",
-            create(auction_body, Some(&seller)),
+            create(auction_body.clone(), Some(&seller)),
             &mut bodies,
         )
         .await;
@@ -387,6 +387,96 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
     let ended = viewer.next_of("AuctionEnded").await;
     assert_eq!(ended["data"]["reason"], "Cancelled");
     asyncapi.frame(&ended, &mut frames);
+
+    // Reservations: bob's hold is read (200; 403 for another user) and confirmed (200, and 200
+    // again); an unknown one is 404, no token 401. A 1 s hold lapses: 409 Expired, then the
+    // sweep's ReservationExpired to its buyer and ItemReleased to the group.
+    let hold = won["reservationId"].as_str().unwrap().to_owned();
+    let reservation = "/api/reservations/{reservationId}";
+    let confirm = "/api/reservations/{reservationId}/confirm";
+    let get_hold = |bearer: &str, hold: &str| {
+        http.get(format!("{base}/api/reservations/{hold}"))
+            .bearer_auth(bearer)
+            .send()
+    };
+    let confirm_hold = |bearer: Option<&str>, hold: &str| {
+        let mut request = http.post(format!("{base}/api/reservations/{hold}/confirm"));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    openapi
+        .response(reservation, "get", get_hold(&bob, &hold), &mut bodies)
+        .await;
+    openapi
+        .response(reservation, "get", get_hold(&erin, &hold), &mut bodies)
+        .await;
+    openapi
+        .response(
+            reservation,
+            "get",
+            get_hold(&bob, "no-such-hold"),
+            &mut bodies,
+        )
+        .await;
+    for bearer in [Some(bob.as_str()), Some(bob.as_str()), None] {
+        openapi
+            .response(confirm, "post", confirm_hold(bearer, &hold), &mut bodies)
+            .await;
+    }
+    openapi
+        .response(
+            confirm,
+            "post",
+            confirm_hold(Some(&erin), &hold),
+            &mut bodies,
+        )
+        .await;
+    openapi
+        .response(
+            confirm,
+            "post",
+            confirm_hold(Some(&bob), "no-such-hold"),
+            &mut bodies,
+        )
+        .await;
+    let mut short_hold = auction_body.clone();
+    short_hold["reservationTtlSeconds"] = json!(1);
+    let (_, third) = openapi
+        .response(
+            auctions,
+            "post",
+            create(short_hold, Some(&seller)),
+            &mut bodies,
+        )
+        .await;
+    let third = third["auctionId"].as_str().unwrap().to_owned();
+    viewer
+        .send(json!({"action": "JoinAuction", "auctionId": third}))
+        .await;
+    asyncapi.frame(&viewer.next_of("AuctionState").await, &mut frames);
+    let (status, lapsing) = openapi
+        .response(
+            bids,
+            "post",
+            post_bid(Some(&dave), &third, json!({"bidPrice": 100})),
+            &mut bodies,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let lapsing = lapsing["reservationId"].as_str().unwrap().to_owned();
+    asyncapi.frame(&rival.next_of("ReservationExpired").await, &mut frames);
+    asyncapi.frame(&viewer.next_of("ItemReleased").await, &mut frames);
+    let (status, _) = openapi
+        .response(
+            confirm,
+            "post",
+            confirm_hold(Some(&dave), &lapsing),
+            &mut bodies,
+        )
+        .await;
+    assert_eq!(status, 409);
 
     // Every server message of the AsyncAPI document was seen and checked.
     let documented: BTreeSet<String> = asyncapi.0["operations"]
@@ -432,6 +522,14 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
         "delete /api/auctions/{auctionId} 200",
         "delete /api/auctions/{auctionId} 403",
         "delete /api/auctions/{auctionId} 409",
+        "get /api/reservations/{reservationId} 200",
+        "get /api/reservations/{reservationId} 403",
+        "get /api/reservations/{reservationId} 404",
+        "post /api/reservations/{reservationId}/confirm 200",
+        "post /api/reservations/{reservationId}/confirm 401",
+        "post /api/reservations/{reservationId}/confirm 403",
+        "post /api/reservations/{reservationId}/confirm 404",
+        "post /api/reservations/{reservationId}/confirm 409",
     ];
     for status in expected_statuses {
         assert!(
