@@ -38,7 +38,7 @@ use auction_core::ports::reservations::{ReleaseOutcome, ReservationStore};
 use auction_core::ports::{
     AuctionStore, EventPublisher, GroupStore, Outbox, StoreError, TickerLease,
 };
-use auction_core::services::announce::sweep_outbox;
+use auction_core::services::announce::{sweep_outbox, sweep_releases};
 
 use crate::fanout::{Audience, FanOut};
 
@@ -505,11 +505,17 @@ impl TickerDeps {
         report.releases += self.release_lapsed_holds(shard, now).await;
 
         // One sweeper is enough, and several would publish the same entries.
-        if shard == 0
-            && let Err(e) =
+        if shard == 0 {
+            if let Err(e) =
                 sweep_outbox(&*self.auctions, &*self.outbox, &*self.publisher, now).await
-        {
-            tracing::warn!(error = ?e, "outbox sweep failed");
+            {
+                tracing::warn!(error = ?e, "outbox sweep failed");
+            }
+            if let Err(e) =
+                sweep_releases(&*self.auctions, &*self.outbox, &*self.publisher, now).await
+            {
+                tracing::warn!(error = ?e, "outbox sweep of releases failed");
+            }
         }
         Ok(())
     }
@@ -534,9 +540,17 @@ impl TickerDeps {
                         remaining_items,
                     }) => {
                         let events = DomainEvent::released(&reservation, to, remaining_items);
-                        if let Err(e) = self.publisher.publish(&events).await {
-                            // Not yet in the outbox (docs/design/reservations.md): logged.
-                            tracing::error!(reservation_id = %id, error = ?e, "release not announced");
+                        match self.publisher.publish(&events).await {
+                            Ok(()) => {
+                                if let Err(e) = self.outbox.mark_release_notified(&id).await {
+                                    tracing::warn!(reservation_id = %id, error = ?e, "release stays in the outbox; the sweep announces it again");
+                                }
+                            }
+                            // The release entered the outbox with its transaction: the outbox
+                            // sweep announces it after the grace period.
+                            Err(e) => {
+                                tracing::error!(reservation_id = %id, error = ?e, "release not announced yet; the outbox keeps it");
+                            }
                         }
                         1
                     }

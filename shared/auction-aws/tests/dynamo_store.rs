@@ -22,7 +22,7 @@ use auction_core::domain::{
 use auction_core::ports::reservations::{ConfirmOutcome, ReleaseOutcome, ReservationStore};
 use auction_core::ports::{
     Admission, AuctionStore, BidStore, CancelOutcome, Commit, ConnectionStore, CreateAuctionError,
-    GroupStore, JoinError, JoinOutcome, LeaveOutcome, RateLimiter, RateSubject, Recorded,
+    GroupStore, JoinError, JoinOutcome, LeaveOutcome, Outbox, RateLimiter, RateSubject, Recorded,
     StoreError, TickerLease,
 };
 use auction_core::rate::RateLimit;
@@ -1275,4 +1275,42 @@ async fn confirm_and_release_racing_on_a_hold_end_it_exactly_once_a_hundred_time
         let state = stack.reservations.get(id).await.unwrap().unwrap().state;
         assert_ne!(state, HoldState::Held);
     }
+}
+
+#[tokio::test]
+async fn a_release_enters_the_outbox_with_its_transaction_and_leaves_it_once_announced() {
+    let stack = stack().await;
+    let outbox = auction_aws::dynamo::DynamoOutbox::new(stack.client.clone(), "auctions");
+    let at = now();
+    let auction = new_auction("public", 2, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let hold = sell(&stack, &auction, at, at.plus_seconds(1)).await;
+    let later = at.plus_seconds(2);
+    assert!(matches!(
+        stack.reservations.release(&hold, later).await.unwrap(),
+        ReleaseOutcome::Released { .. }
+    ));
+    // Listed as a release (the sweep died before announcing it), never as a sale.
+    let releases = outbox
+        .pending_releases(later.plus_seconds(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0].reservation_id, hold);
+    assert_eq!(releases[0].released_to, Some(Release::Returned));
+    // The sale's own entry (nobody announced it here) is the only sale: the release's row shares
+    // the partitions and is not read as a bid.
+    let sales = outbox.pending(later.plus_seconds(10), 10).await.unwrap();
+    assert_eq!(sales.len(), 1);
+    // Not before its grace: the sweep that released it announces it first.
+    assert!(outbox.pending_releases(later, 10).await.unwrap().is_empty());
+    outbox.mark_release_notified(&hold).await.unwrap();
+    outbox.mark_release_notified(&hold).await.unwrap();
+    assert!(
+        outbox
+            .pending_releases(later.plus_seconds(10), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -1,4 +1,4 @@
-//! The outbox of accepted bids whose events may not have reached the bus yet.
+//! The outbox of accepted bids and released holds whose events may not have reached the bus yet.
 
 use async_trait::async_trait;
 
@@ -34,4 +34,22 @@ pub trait Outbox: Send + Sync {
     /// # Errors
     /// [`StoreError`].
     async fn mark_notified(&self, bid_id: &BidId) -> Result<(), StoreError>;
+
+    /// Released holds decided before `decided_before` still in the outbox (a release enters it
+    /// in its own transaction, [`super::reservations::ReservationStore::release`]), oldest first,
+    /// at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn pending_releases(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<super::reservations::StoredReservation>, StoreError>;
+
+    /// Takes a released hold out of the outbox once its events are on the bus. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    async fn mark_release_notified(&self, reservation_id: &str) -> Result<(), StoreError>;
 }

@@ -116,3 +116,50 @@ pub async fn sweep_outbox(
     }
     Ok(announced)
 }
+
+/// Publishes the events of released holds still in the outbox after the grace period (their
+/// sweep died or could not publish), with the auction's count as it is now. Returns how many
+/// releases were announced.
+///
+/// # Errors
+/// [`StoreError`] when the outbox cannot be read.
+pub async fn sweep_releases(
+    auctions: &dyn AuctionStore,
+    outbox: &dyn Outbox,
+    publisher: &dyn EventPublisher,
+    now: EpochMillis,
+) -> Result<usize, StoreError> {
+    let pending = outbox
+        .pending_releases(EpochMillis(now.0 - OUTBOX_GRACE_MS), SWEEP_BATCH)
+        .await?;
+    let mut announced = 0;
+    for release in pending {
+        let remaining = auctions
+            .get_latest(&release.auction_id)
+            .await?
+            .map_or(0, |a| a.remaining_items);
+        let to = release
+            .released_to
+            .unwrap_or(crate::domain::hold::Release::Unsold);
+        match publisher
+            .publish(&DomainEvent::released(&release, to, remaining))
+            .await
+        {
+            Ok(()) => {
+                outbox
+                    .mark_release_notified(&release.reservation_id)
+                    .await?;
+                announced += 1;
+                tracing::warn!(
+                    reservation_id = release.reservation_id,
+                    "announced a released hold from the outbox"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "outbox sweep could not publish a release; retrying next tick");
+                break;
+            }
+        }
+    }
+    Ok(announced)
+}

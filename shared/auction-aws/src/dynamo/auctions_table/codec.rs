@@ -37,10 +37,13 @@ pub const OUTBOX_SHARDS: u32 = 16;
 /// `PENDING#{shard}`, the shard a stable hash of the bid id.
 #[must_use]
 pub fn pending_key(bid_id: &BidId) -> String {
-    format!(
-        "PENDING#{}",
-        crate::dynamo::shard_of(bid_id.as_str(), OUTBOX_SHARDS)
-    )
+    pending_key_of(bid_id.as_str())
+}
+
+/// `noticeKey` of a row (an accepted bid, a released hold) by its id: `PENDING#{shard}`.
+#[must_use]
+pub fn pending_key_of(id: &str) -> String {
+    format!("PENDING#{}", crate::dynamo::shard_of(id, OUTBOX_SHARDS))
 }
 
 /// The auction row's key.

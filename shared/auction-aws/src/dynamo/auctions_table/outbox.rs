@@ -6,10 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use infra::tables::{BY_PENDING_NOTICE_INDEX, DECIDED_AT_MS, NOTICE_KEY, PK};
 
-use super::codec::{LEGACY_PENDING, OUTBOX_SHARDS, bid_key, stored_bid_from};
+use super::codec::{
+    LEGACY_PENDING, OUTBOX_SHARDS, bid_key, reservation_from, reservation_key, stored_bid_from,
+};
 use crate::dynamo::item::{ItemExt, n, s};
 use crate::dynamo::table::{Table, condition_failed};
 use auction_core::domain::{BidId, BidOutcome, EpochMillis};
+use auction_core::ports::reservations::StoredReservation;
 use auction_core::ports::{Outbox, PendingNotice, StoreError};
 
 /// The outbox in the auctions table.
@@ -60,18 +63,8 @@ impl Outbox for DynamoOutbox {
         decided_before: EpochMillis,
         limit: usize,
     ) -> Result<Vec<PendingNotice>, StoreError> {
-        // The oldest `limit` of each partition, then the oldest `limit` of those.
-        let partitions = (0..OUTBOX_SHARDS)
-            .map(|shard| format!("PENDING#{shard}"))
-            .chain(std::iter::once(LEGACY_PENDING.to_owned()));
-        let pages = futures::future::try_join_all(
-            partitions.map(|partition| self.oldest(partition, decided_before, limit)),
-        )
-        .await?;
-        let mut items: Vec<_> = pages.into_iter().flatten().collect();
-        items.sort_by_key(|item| item.int(DECIDED_AT_MS).unwrap_or(i64::MAX));
-        items.truncate(limit);
-        items
+        self.oldest_of_every_partition(decided_before, limit, "BID#")
+            .await?
             .iter()
             .map(|item| match stored_bid_from(item)?.outcome {
                 BidOutcome::Accepted(bid) => Ok(PendingNotice {
@@ -86,12 +79,62 @@ impl Outbox for DynamoOutbox {
     }
 
     async fn mark_notified(&self, bid_id: &BidId) -> Result<(), StoreError> {
+        self.clear(bid_key(bid_id)).await
+    }
+
+    async fn pending_releases(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+    ) -> Result<Vec<StoredReservation>, StoreError> {
+        self.oldest_of_every_partition(decided_before, limit, "RESERVATION#")
+            .await?
+            .iter()
+            .map(reservation_from)
+            .collect()
+    }
+
+    async fn mark_release_notified(&self, reservation_id: &str) -> Result<(), StoreError> {
+        self.clear(reservation_key(reservation_id)).await
+    }
+}
+
+impl DynamoOutbox {
+    /// The oldest `limit` rows of the kind whose `pk` starts with `kind` (`BID#`, accepted bids;
+    /// `RESERVATION#`, released holds) decided before `decided_before`, over every partition.
+    async fn oldest_of_every_partition(
+        &self,
+        decided_before: EpochMillis,
+        limit: usize,
+        kind: &str,
+    ) -> Result<Vec<crate::dynamo::item::Item>, StoreError> {
+        // The oldest `limit` of each partition, then the oldest `limit` of those. Both kinds share
+        // the partitions; each sweep takes its own out, so neither waits behind the other long.
+        let partitions = (0..OUTBOX_SHARDS)
+            .map(|shard| format!("PENDING#{shard}"))
+            .chain(std::iter::once(LEGACY_PENDING.to_owned()));
+        let pages = futures::future::try_join_all(
+            partitions.map(|partition| self.oldest(partition, decided_before, limit)),
+        )
+        .await?;
+        let mut items: Vec<_> = pages
+            .into_iter()
+            .flatten()
+            .filter(|item| item.string(PK).is_ok_and(|pk| pk.starts_with(kind)))
+            .collect();
+        items.sort_by_key(|item| item.int(DECIDED_AT_MS).unwrap_or(i64::MAX));
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    /// Takes the row out of the outbox. Idempotent.
+    async fn clear(&self, key: crate::dynamo::item::Item) -> Result<(), StoreError> {
         let result = self
             .table
             .client
             .update_item()
             .table_name(&self.table.name)
-            .set_key(Some(bid_key(bid_id)))
+            .set_key(Some(key))
             .update_expression("REMOVE #notice")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#notice", NOTICE_KEY)

@@ -7,9 +7,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use infra::tables::{BY_HOLD_INDEX, HOLD_EXPIRES_AT_MS, HOLD_KEY};
+use infra::tables::{BY_HOLD_INDEX, HOLD_EXPIRES_AT_MS, HOLD_KEY, NOTICE_KEY};
 
-use super::codec::{auction_key, reservation_from, reservation_key};
+use super::codec::{auction_key, pending_key_of, reservation_from, reservation_key};
 use crate::dynamo::item::{ItemExt, n, s};
 use crate::dynamo::table::{Table, cancellation_reasons, condition_failed_at};
 use auction_core::domain::EpochMillis;
@@ -251,7 +251,11 @@ impl ReservationStore for DynamoReservations {
                     HoldState::Released,
                     now,
                     "<=",
-                    &[("releasedTo", s(release_name(to)))],
+                    // In the outbox in the same write: the release is announced at least once.
+                    &[
+                        ("releasedTo", s(release_name(to))),
+                        (NOTICE_KEY, s(pending_key_of(reservation_id))),
+                    ],
                 )?;
                 let auction = match to {
                     Release::Returned => self.auction_counts(
