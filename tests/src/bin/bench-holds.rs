@@ -1,0 +1,167 @@
+//! Lapsed holds released by the ticker shards' sweep, through `auction-local`, printing figures
+//! for `docs/performance.md` (docs/design/reservations.md):
+//!
+//! H holds made by H bids (one user each) over `H / 100` auctions of 101 items (so none sells
+//! out), all lapsing within one window of `BENCH_HOLD_SECONDS` (30) after their sale; nobody
+//! pays. Printed: when the last hold lapsed, when the last item was back (polled through the
+//! HTTP API), and the DynamoDB requests and events per release.
+//!
+//! Run: `cargo build --profile perf -p local -p tests --bins && target/perf/bench-holds [holds]`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark aborts on any failure
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tests::bench::spawn_local;
+
+const PER_AUCTION: usize = 100;
+
+#[tokio::main]
+async fn main() {
+    let holds = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_usize);
+    let ttl: u64 = std::env::var("BENCH_HOLD_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let local = spawn_local(&[
+        "--live-index-shards",
+        "8",
+        "--max-live-auctions-per-tenant",
+        "1000000",
+        "--create-rate-limit",
+        "1000000",
+    ])
+    .await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(16)
+        .build()
+        .unwrap();
+    let seller = tests::token("seller", "bench", &["seller"]);
+    let auctions: Vec<String> = futures::stream::iter(0..holds.div_ceil(PER_AUCTION))
+        .map(|_| {
+            let (http, seller, base) = (&http, &seller, &local.base);
+            async move {
+                let created: Value = http
+                    .post(format!("{base}/api/auctions"))
+                    .bearer_auth(seller)
+                    .json(&json!({"title": "Holds", "currency": "EUR", "startPrice": 1000,
+                                  "floorPrice": 1, "priceDrop": 1, "dropIntervalSeconds": 3600,
+                                  "totalItems": PER_AUCTION + 1, "reservationTtlSeconds": ttl}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                created["auctionId"].as_str().unwrap().to_owned()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    // The sales: one bid per user, 16 in flight.
+    let selling = Instant::now();
+    let won: Vec<Value> = futures::stream::iter(0..holds)
+        .map(|i| {
+            let (http, base) = (&http, &local.base);
+            let auction = &auctions[i / PER_AUCTION];
+            async move {
+                let token = tests::token(&format!("buyer-{i}"), "bench", &[]);
+                let response = http
+                    .post(format!("{base}/api/auctions/{auction}/bids"))
+                    .bearer_auth(token)
+                    .json(&json!({"bidPrice": 1000}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                response.json().await.unwrap()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    println!(
+        "{holds} holds over {} auctions sold in {:.1?} (each lapses {ttl} s after its sale)",
+        auctions.len(),
+        selling.elapsed()
+    );
+    let last_expiry = won
+        .iter()
+        .filter_map(|w| w["expiresAt"].as_str())
+        .max()
+        .unwrap()
+        .to_owned();
+    let stats_before = local.stats(&http).await;
+
+    // Wait for the last lapse, then poll `auction-local`'s counters (no DynamoDB request) until
+    // every release is announced: two entries each (`ReservationExpired`, `ItemReleased`).
+    let sold_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(ttl)).await;
+    let lapsed = Instant::now();
+    let announced = |stats: &Value| {
+        stats["putEventsEntries"].as_u64().unwrap_or(0)
+            - stats_before["putEventsEntries"].as_u64().unwrap_or(0)
+    };
+    let back = loop {
+        let stats = local.stats(&http).await;
+        if announced(&stats) >= 2 * holds as u64 {
+            break Instant::now();
+        }
+        assert!(
+            sold_at.elapsed() < Duration::from_secs(ttl + 180),
+            "{} of {holds} releases announced after {:?}",
+            announced(&stats) / 2,
+            sold_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stats_after = local.stats(&http).await;
+    let delta = |key: &str| {
+        stats_after[key].as_u64().unwrap_or(0) - stats_before[key].as_u64().unwrap_or(0)
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let per = |key: &str| delta(key) as f64 / holds as f64;
+    println!(
+        "the last hold lapsed at {last_expiry}; every item was back {:.1?} after the wait for it \
+         ended ({:.1?} after the last sale)",
+        back - lapsed,
+        back - sold_at
+    );
+    println!(
+        "per release (the release phase: the sweep's reads, the release, the announcement, and the \
+         ticks of the idle auctions meanwhile): {:.2} DynamoDB requests, {:.2} PutEvents entries",
+        per("dynamodbRequests"),
+        per("putEventsEntries")
+    );
+    // Every item is back in its auction.
+    let remaining: Vec<u64> = futures::stream::iter(&auctions)
+        .map(|auction| {
+            let (http, base, seller) = (&http, &local.base, &seller);
+            async move {
+                let snapshot: Value = http
+                    .get(format!("{base}/api/auctions/{auction}"))
+                    .bearer_auth(seller)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                snapshot["remainingItems"].as_u64().unwrap()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(
+        remaining.iter().all(|r| *r == PER_AUCTION as u64 + 1),
+        "every item back"
+    );
+}
