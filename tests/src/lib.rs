@@ -306,3 +306,33 @@ where
 pub fn now() -> auction_core::domain::EpochMillis {
     auction_core::clock::Clock::now(&auction_app::clock::SystemClock)
 }
+
+/// The value of the sample `series` (name and labels exactly as rendered), if present.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok())?
+        })
+}
+
+/// `auction-local`'s `GET /metrics` (Prometheus text), checked for its status and content type.
+///
+/// # Panics
+/// When the endpoint does not answer as documented.
+pub async fn metrics_text(http: &reqwest::Client, stack: &Running) -> String {
+    let response = http
+        .get(format!("{}/metrics", stack.http_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    response.text().await.unwrap()
+}

@@ -610,21 +610,11 @@ async fn a_large_group_is_pushed_by_fan_out_workers_each_viewer_once_and_the_buy
         let second = client.next_of("PriceUpdated").await;
         assert_ne!(first["sentAt"], second["sentAt"], "one frame per push");
     }
+    let http = reqwest::Client::new();
     let parts = |metrics: &str, frame: &str| -> f64 {
-        let name = format!("FanOutParts{{Frame=\"{frame}\"}} ");
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&name)?.parse().ok())
-            .unwrap_or(0.0)
+        tests::sample(metrics, &format!("FanOutParts{{Frame=\"{frame}\"}}")).unwrap_or(0.0)
     };
-    let metrics = || async {
-        reqwest::get(format!("{}/metrics", stack.http_url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || tests::metrics_text(&http, &stack);
     // Four members at two a part over four shards: two parts per push.
     assert!(
         parts(&metrics().await, "PriceUpdated") >= 2.0,

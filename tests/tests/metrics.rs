@@ -6,18 +6,9 @@
 
 use serde_json::json;
 use tests::{
-    Client, LocalConfig, bid, create_auction, eventually, handshake_status, start_with, token,
+    Client, LocalConfig, bid, create_auction, eventually, handshake_status, metrics_text, sample,
+    start_with, token,
 };
-
-/// The value of the sample `series` (name and labels exactly as rendered), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok())?
-        })
-}
 
 /// A per-shard gauge (`NAME{Shard="N"}`) summed over the shards, if any shard reported it.
 fn shard_sum(text: &str, name: &str) -> Option<f64> {
@@ -27,22 +18,6 @@ fn shard_sum(text: &str, name: &str) -> Option<f64> {
         .filter_map(|line| line.rsplit_once(' ')?.1.parse().ok())
         .collect();
     (!values.is_empty()).then(|| values.iter().sum())
-}
-
-async fn metrics_text(http: &reqwest::Client, stack: &tests::Running) -> String {
-    let response = http
-        .get(format!("{}/metrics", stack.http_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4")
-    );
-    response.text().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
