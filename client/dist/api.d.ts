@@ -1,9 +1,9 @@
 /**
  * The HTTP side of the auction API ([protocol](../../docs/protocol.md) section 5): snapshots for
  * the polling fallback, and bids with a client-generated bidId retried with that same bidId, so a
- * retry can never buy a second item.
+ * retry can never buy a second item; reservations (read a hold, confirm it: checkout).
  */
-import type { AuctionSnapshot, BidOutcome, Problem } from "./protocol.js";
+import type { AuctionSnapshot, BidOutcome, Problem, ReservationBody } from "./protocol.js";
 /** Returns the bearer token to use, or nothing for an anonymous viewer. */
 export type TokenFactory = () => string | null | undefined | Promise<string | null | undefined>;
 /** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
@@ -48,5 +48,19 @@ export declare class AuctionApi {
      * and the last error when every attempt failed.
      */
     placeBid(auctionId: string, bidPrice: number, bidId?: string): Promise<BidOutcome>;
+    /** `GET /api/reservations/{id}`: the buyer's (or the tenant checkout's) view of a hold. */
+    getReservation(reservationId: string): Promise<ReservationBody>;
+    /**
+     * `POST /api/reservations/{id}/confirm`: pays for a hold. Idempotent, so it is retried like a bid
+     * (network errors, 5xx, 429). Resolves with the reservation (`Confirmed`, on the first call and
+     * every repeat); throws {@link AuctionApiError} otherwise — `409` with `problem.code` `Expired`
+     * when the hold lapsed first.
+     */
+    confirmReservation(reservationId: string): Promise<ReservationBody>;
+    /**
+     * Sends an idempotent request up to `bidAttempts` times: network errors, 5xx and 429 (after
+     * `Retry-After`) are retried; a status in `answers` is returned; any other throws.
+     */
+    private idempotent;
     private request;
 }

@@ -1,7 +1,7 @@
 /**
  * The HTTP side of the auction API ([protocol](../../docs/protocol.md) section 5): snapshots for
  * the polling fallback, and bids with a client-generated bidId retried with that same bidId, so a
- * retry can never buy a second item.
+ * retry can never buy a second item; reservations (read a hold, confirm it: checkout).
  */
 /** A non-2xx answer of the HTTP API (other than a bid's 409), with its problem document. */
 export class AuctionApiError extends Error {
@@ -45,21 +45,47 @@ export class AuctionApi {
         const id = bidId ?? (this.options.newBidId ?? (() => crypto.randomUUID()))();
         const path = `/api/auctions/${encodeURIComponent(auctionId)}/bids`;
         const body = JSON.stringify({ bidPrice, bidId: id });
+        const response = await this.idempotent("POST", path, body, [200, 201, 409]);
+        return (await response.json());
+    }
+    /** `GET /api/reservations/{id}`: the buyer's (or the tenant checkout's) view of a hold. */
+    async getReservation(reservationId) {
+        const path = `/api/reservations/${encodeURIComponent(reservationId)}`;
+        const response = await this.request("GET", path);
+        if (!response.ok)
+            throw await apiError(response);
+        return (await response.json());
+    }
+    /**
+     * `POST /api/reservations/{id}/confirm`: pays for a hold. Idempotent, so it is retried like a bid
+     * (network errors, 5xx, 429). Resolves with the reservation (`Confirmed`, on the first call and
+     * every repeat); throws {@link AuctionApiError} otherwise — `409` with `problem.code` `Expired`
+     * when the hold lapsed first.
+     */
+    async confirmReservation(reservationId) {
+        const path = `/api/reservations/${encodeURIComponent(reservationId)}/confirm`;
+        const response = await this.idempotent("POST", path, undefined, [200]);
+        return (await response.json());
+    }
+    /**
+     * Sends an idempotent request up to `bidAttempts` times: network errors, 5xx and 429 (after
+     * `Retry-After`) are retried; a status in `answers` is returned; any other throws.
+     */
+    async idempotent(method, path, body, answers) {
         let lastError;
         for (let attempt = 0; attempt < this.options.bidAttempts; attempt++) {
             if (attempt > 0)
                 await sleep(retryDelayMs(attempt, lastError));
             let response;
             try {
-                response = await this.request("POST", path, body);
+                response = await this.request(method, path, body);
             }
             catch (error) {
                 lastError = error;
                 continue;
             }
-            if (response.status === 200 || response.status === 201 || response.status === 409) {
-                return (await response.json());
-            }
+            if (answers.includes(response.status))
+                return response;
             const error = await apiError(response);
             if (response.status !== 429 && response.status < 500)
                 throw error;

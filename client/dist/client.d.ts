@@ -26,13 +26,15 @@
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
  * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item ({@link AuctionApi}).
+ *   can never buy a second item ({@link AuctionApi});
+ * - the user's reservations ({@link Reservation}: held, confirmed, expired) and `confirm`, which
+ *   pays for a hold before it lapses.
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
 import { type TokenFactory } from "./api.js";
 import { type JoinStatus, type Liveness } from "./liveness.js";
-import { type BidOutcome, type ErrorData, type ServerFrameData } from "./protocol.js";
+import { type BidOutcome, type ErrorData, type ReservationState, type ServerFrameData } from "./protocol.js";
 import { type RetryPolicy } from "./retry.js";
 import { type WebSocketFactory } from "./socket.js";
 import { type ConnectionState } from "./state.js";
@@ -106,6 +108,22 @@ export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
     auction: AuctionView;
     /** Something failed; the client carries on (reconnecting, polling). */
     error: ClientError;
+    /** One of this user's reservations changed: won (held), confirmed or expired. */
+    reservation: Reservation;
+}
+/**
+ * A hold this client's user won (docs/protocol.md, reservations): `Held` until it is confirmed
+ * ({@link AuctionClient.confirm}) or lapses (`ReservationExpired`, or a confirmation answered
+ * `409 Expired`). Confirmed and expired are final.
+ */
+export interface Reservation {
+    reservationId: string;
+    auctionId: string;
+    bidId: string;
+    winningPrice: number;
+    /** Epoch milliseconds on the server's clock: the hold holds until, not including, this instant. */
+    expiresAtMs: number;
+    state: ReservationState;
 }
 /** One connection to the auction API; see the module documentation. */
 export declare class AuctionClient {
@@ -121,6 +139,8 @@ export declare class AuctionClient {
     private readonly joinSentAt;
     /** Bid ids whose outcome was emitted, oldest first. */
     private readonly announcedBids;
+    /** This user's holds, by reservation id (the last {@link REMEMBERED_BIDS}). */
+    private readonly holds;
     /** Each joined auction's membership, and the timers of joins to retry. */
     private readonly joinStates;
     private readonly joinRetries;
@@ -187,6 +207,19 @@ export declare class AuctionClient {
     placeBid(auctionId: string, bidPrice: number, options?: {
         bidId?: string;
     }): Promise<BidOutcome>;
+    /** A reservation this client saw its user win, as it stands. */
+    reservation(reservationId: string): Reservation | undefined;
+    /** This user's reservations (of one auction, when given), oldest first. */
+    reservations(auctionId?: string): Reservation[];
+    /**
+     * Pays for a hold (`POST /api/reservations/{id}/confirm`, retried safely: it is idempotent).
+     * Resolves with the reservation `Confirmed`, or `Expired` when the hold lapsed first (`409`);
+     * throws `AuctionApiError` for other answers (401, 403, 404) and the last network error when
+     * every attempt failed.
+     */
+    confirm(reservationId: string): Promise<Reservation>;
+    /** Records a hold's new state (a final state never goes back to `Held`); emits `reservation`. */
+    private setHold;
     private move;
     private openSocket;
     private opened;

@@ -26,7 +26,9 @@
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
  * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item ({@link AuctionApi}).
+ *   can never buy a second item ({@link AuctionApi});
+ * - the user's reservations ({@link Reservation}: held, confirmed, expired) and `confirm`, which
+ *   pays for a hold before it lapses.
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
@@ -38,7 +40,7 @@ import { parseServerFrame, } from "./protocol.js";
 import { defaultRetryPolicy } from "./retry.js";
 import { OPEN } from "./socket.js";
 import { transition } from "./state.js";
-import { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, } from "./view.js";
+import { applyAuctionEnded, applyItemReleased, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, } from "./view.js";
 /** The subprotocol the server selects; `bearer.<token>` rides along to carry the token. */
 export const SUBPROTOCOL = "auction.v1";
 const BEARER_PROTOCOL_PREFIX = "bearer.";
@@ -64,6 +66,8 @@ export class AuctionClient {
     joinSentAt = new Map();
     /** Bid ids whose outcome was emitted, oldest first. */
     announcedBids = new Set();
+    /** This user's holds, by reservation id (the last {@link REMEMBERED_BIDS}). */
+    holds = new Map();
     /** Each joined auction's membership, and the timers of joins to retry. */
     joinStates = new Map();
     joinRetries = new Map();
@@ -239,6 +243,56 @@ export class AuctionClient {
         const outcome = await this.api.placeBid(auctionId, bidPrice, options.bidId);
         this.announceBid(auctionId, outcome);
         return outcome;
+    }
+    /** A reservation this client saw its user win, as it stands. */
+    reservation(reservationId) {
+        return this.holds.get(reservationId);
+    }
+    /** This user's reservations (of one auction, when given), oldest first. */
+    reservations(auctionId) {
+        return [...this.holds.values()].filter((r) => auctionId === undefined || r.auctionId === auctionId);
+    }
+    /**
+     * Pays for a hold (`POST /api/reservations/{id}/confirm`, retried safely: it is idempotent).
+     * Resolves with the reservation `Confirmed`, or `Expired` when the hold lapsed first (`409`);
+     * throws `AuctionApiError` for other answers (401, 403, 404) and the last network error when
+     * every attempt failed.
+     */
+    async confirm(reservationId) {
+        try {
+            const body = await this.api.confirmReservation(reservationId);
+            return this.setHold({
+                reservationId: body.reservationId,
+                auctionId: body.auctionId,
+                bidId: body.bidId,
+                winningPrice: body.winningPrice,
+                expiresAtMs: Date.parse(body.expiresAt),
+                state: body.state,
+            });
+        }
+        catch (error) {
+            const held = this.holds.get(reservationId);
+            if (error instanceof AuctionApiError && error.status === 409 && held !== undefined) {
+                return this.setHold({ ...held, state: "Expired" });
+            }
+            throw error;
+        }
+    }
+    /** Records a hold's new state (a final state never goes back to `Held`); emits `reservation`. */
+    setHold(next) {
+        const held = this.holds.get(next.reservationId);
+        if (held !== undefined && held.state !== "Held")
+            return held;
+        if (held !== undefined && held.state === next.state)
+            return held;
+        this.holds.set(next.reservationId, next);
+        if (this.holds.size > REMEMBERED_BIDS) {
+            const oldest = this.holds.keys().next().value;
+            if (oldest !== undefined)
+                this.holds.delete(oldest);
+        }
+        this.events.emit("reservation", next);
+        return next;
     }
     // ---- connection ----
     move(event) {
@@ -545,6 +599,28 @@ export class AuctionClient {
                 this.events.emit("ItemSold", data);
                 return;
             }
+            case "ItemReleased": {
+                const data = frame.data;
+                this.merge(data.auctionId, (view) => applyItemReleased(view, data, epoch));
+                this.events.emit("ItemReleased", data);
+                return;
+            }
+            case "ReservationConfirmed": {
+                const data = frame.data;
+                const held = this.holds.get(data.reservationId);
+                if (held !== undefined)
+                    this.setHold({ ...held, state: "Confirmed" });
+                this.events.emit("ReservationConfirmed", data);
+                return;
+            }
+            case "ReservationExpired": {
+                const data = frame.data;
+                const held = this.holds.get(data.reservationId);
+                if (held !== undefined)
+                    this.setHold({ ...held, state: "Expired" });
+                this.events.emit("ReservationExpired", data);
+                return;
+            }
             case "AuctionEnded": {
                 const data = frame.data;
                 this.merge(data.auctionId, (view) => applyAuctionEnded(view, data));
@@ -649,6 +725,14 @@ export class AuctionClient {
         }
         if (outcome.status === "Accepted") {
             const { status: _status, ...rest } = outcome;
+            this.setHold({
+                reservationId: outcome.reservationId,
+                auctionId,
+                bidId: outcome.bidId,
+                winningPrice: outcome.winningPrice,
+                expiresAtMs: Date.parse(outcome.expiresAt),
+                state: "Held",
+            });
             this.events.emit("BidAccepted", { ...rest, auctionId });
             if (this.joined.has(auctionId))
                 void this.pollOnce(auctionId);

@@ -12,4 +12,4 @@ export { ClockSync, formatPrice, minorDigits, scheduledPrice } from "./price.js"
 export * from "./protocol.js";
 export { defaultRetryPolicy } from "./retry.js";
 export { transition } from "./state.js";
-export { applyAuctionEnded, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, viewFromSnapshot, } from "./view.js";
+export { applyAuctionEnded, applyItemReleased, applyItemSold, applyJoinState, applyPolledSnapshot, applyPriceUpdated, applyViewerCount, displayAt, viewFromSnapshot, } from "./view.js";

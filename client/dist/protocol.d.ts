@@ -9,7 +9,9 @@ export type AuctionStatus = "Scheduled" | "Active" | "Ended";
 /** Why an auction ended. */
 export type EndReason = "SoldOut" | "FloorReached" | "Cancelled";
 /** Why a bid was rejected. */
-export type RejectReason = "PriceTooLow" | "SoldOut" | "NotActive";
+export type RejectReason = "PriceTooLow" | "SoldOut" | "NotActive" | "AllReserved";
+/** A reservation's state: held until `expiresAt`, then confirmed (paid) or expired. */
+export type ReservationState = "Held" | "Confirmed" | "Expired";
 /** The `Error` frame's codes. */
 export type ErrorCode = "BadRequest" | "NotFound" | "Unauthorized" | "RateLimited" | "UnknownAction" | "InternalError";
 /** The auction snapshot: HTTP bodies and the `AuctionState` frame (docs/protocol.md section 6). */
@@ -32,6 +34,12 @@ export interface AuctionSnapshot {
     dropsRemaining: number;
     totalItems: number;
     remainingItems: number;
+    /** Items won and not yet paid for (absent from older servers). */
+    heldItems?: number;
+    /** Sales so far; only grows (absent from older servers). */
+    soldItems?: number;
+    /** Items returned to the room by lapsed holds; only grows (absent from older servers). */
+    releasedItems?: number;
     activeViewers: number;
     /**
      * While the auction is Active the server pushes to its group at least this often (a
@@ -69,9 +77,27 @@ export interface BidRejectedData {
     reason: RejectReason;
     currentPrice: number;
 }
-export interface ItemSoldData {
+/** The counts an item frame carries; `soldItems` and `releasedItems` only grow. */
+export interface ItemCounts {
     auctionId: string;
     remainingItems: number;
+    /** Absent from older servers. */
+    soldItems?: number;
+    /** Absent from older servers. */
+    releasedItems?: number;
+}
+export type ItemSoldData = ItemCounts;
+/** A lapsed hold's item is available again. */
+export type ItemReleasedData = ItemCounts;
+/** The buyer's hold is paid for (checkout confirmed it): final. */
+export interface ReservationConfirmedData {
+    reservationId: string;
+    auctionId: string;
+}
+/** The buyer's hold lapsed unpaid. */
+export interface ReservationExpiredData {
+    reservationId: string;
+    auctionId: string;
 }
 export interface AuctionEndedData {
     auctionId: string;
@@ -91,6 +117,9 @@ export interface ServerFrameData {
     BidAccepted: BidAcceptedData;
     BidRejected: BidRejectedData;
     ItemSold: ItemSoldData;
+    ItemReleased: ItemReleasedData;
+    ReservationConfirmed: ReservationConfirmedData;
+    ReservationExpired: ReservationExpiredData;
     AuctionEnded: AuctionEndedData;
     Error: ErrorData;
     Pong: Record<string, never>;
@@ -127,6 +156,19 @@ export interface BidRejectedBody {
     status: "Rejected";
     reason: RejectReason;
     currentPrice: number;
+}
+/** `GET /api/reservations/{id}` and `POST /api/reservations/{id}/confirm` (`200`). */
+export interface ReservationBody {
+    reservationId: string;
+    auctionId: string;
+    bidId: string;
+    state: ReservationState;
+    winningPrice: number;
+    currency: string;
+    /** RFC 3339. */
+    expiresAt: string;
+    /** RFC 3339, once confirmed. */
+    confirmedAt?: string;
 }
 /** The outcome of a bid. */
 export type BidOutcome = BidAcceptedBody | BidRejectedBody;

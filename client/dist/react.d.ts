@@ -2,11 +2,11 @@
  * `useAuction(auctionId)`: the React hook over `AuctionClient`. It joins the
  * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
  * component is mounted, re-renders as the price falls each second, and exposes the connection
- * state, the last error and the last bid outcome.
+ * state, the last error, the last bid outcome and the user's hold with its `confirm`.
  */
 import { type ReactNode } from "react";
 import { AuctionApiError } from "./api.js";
-import type { AuctionClient, ClientError, JoinState } from "./client.js";
+import type { AuctionClient, ClientError, JoinState, Reservation } from "./client.js";
 import type { Liveness } from "./liveness.js";
 import type { AuctionStatus, BidAcceptedData, BidOutcome, BidRejectedData, EndReason } from "./protocol.js";
 import type { ConnectionState } from "./state.js";
@@ -52,6 +52,17 @@ export interface UseAuction {
     auction: AuctionView | undefined;
     /** Bids over REST (retried safely with one bidId); the outcome also lands in `lastBid`. */
     placeBid: (bidPrice: number) => Promise<BidOutcome>;
+    /**
+     * Every item left is held by a winner who has not paid yet: nothing can be bid on now, but a
+     * lapsing hold may bring an item back (show "All items reserved — one may come back").
+     */
+    allReserved: boolean;
+    /** The user's latest hold on this auction (held, confirmed or expired), if it won one. */
+    reservation: Reservation | undefined;
+    /** The milliseconds left on `reservation` while it is held (server clock), else undefined. */
+    holdRemainingMs: number | undefined;
+    /** Pays for `reservation` (or the one named); resolves `Confirmed`, or `Expired` if too late. */
+    confirm: (reservationId?: string) => Promise<Reservation>;
 }
 /** Options of {@link useAuction}. */
 export interface UseAuctionOptions {

@@ -2,7 +2,7 @@
  * `useAuction(auctionId)`: the React hook over `AuctionClient`. It joins the
  * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
  * component is mounted, re-renders as the price falls each second, and exposes the connection
- * state, the last error and the last bid outcome.
+ * state, the last error, the last bid outcome and the user's hold with its `confirm`.
  */
 import { createContext, createElement, useCallback, useContext, useEffect, useReducer, useRef, useState, } from "react";
 import { AuctionApiError } from "./api.js";
@@ -56,6 +56,10 @@ export function useAuction(auctionId, options = {}) {
                 if (data.auctionId === auctionId)
                     setLastBid({ status: "Rejected", ...data });
             }),
+            client.on("reservation", (reservation) => {
+                if (reservation.auctionId === auctionId)
+                    rerender();
+            }),
         ];
         client.join(auctionId);
         rerender();
@@ -65,11 +69,12 @@ export function useAuction(auctionId, options = {}) {
             client.leave(auctionId);
         };
     }, [client, auctionId]);
-    // The price falls between frames: re-render when the displayed price changes.
+    // The price falls between frames, and a hold counts down: re-render when either moves.
     useEffect(() => {
         const timer = setInterval(() => {
             const price = client.display(auctionId)?.price;
-            if (price !== shownPrice.current)
+            const held = client.reservations(auctionId).some((r) => r.state === "Held");
+            if (price !== shownPrice.current || held)
                 rerender();
         }, refreshMs);
         return () => clearInterval(timer);
@@ -83,9 +88,22 @@ export function useAuction(auctionId, options = {}) {
             throw error;
         }
     }, [client, auctionId]);
+    const confirm = useCallback(async (reservationId) => {
+        const id = reservationId ?? client.reservations(auctionId).at(-1)?.reservationId;
+        if (id === undefined)
+            throw new Error("no reservation to confirm");
+        try {
+            return await client.confirm(id);
+        }
+        catch (error) {
+            setLastError(error instanceof Error ? error : new Error(String(error)));
+            throw error;
+        }
+    }, [client, auctionId]);
     const view = client.auction(auctionId);
     const shown = client.display(auctionId);
     shownPrice.current = shown?.price;
+    const reservation = client.reservations(auctionId).at(-1);
     return {
         currentPrice: shown?.price,
         currency: view?.currency,
@@ -103,6 +121,12 @@ export function useAuction(auctionId, options = {}) {
         lastBid,
         auction: view,
         placeBid,
+        allReserved: shown?.status === "Active" && view?.remainingItems === 0,
+        reservation,
+        holdRemainingMs: reservation?.state === "Held"
+            ? Math.max(0, reservation.expiresAtMs - client.serverNow())
+            : undefined,
+        confirm,
     };
 }
 export { AuctionApiError };

@@ -1,11 +1,14 @@
 /**
  * What a client knows about one auction, and the rules that merge frames and polls into it.
  *
- * During an auction `currentPrice` and `remainingItems` only go down (docs/protocol.md section 4), so a
- * late or duplicated frame can never move the display backwards: the lowest value seen wins. The
- * status only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is
- * the truth and replaces what was held before — except values that frames on the same connection
- * have already lowered after the join was sent, which are newer than the snapshot.
+ * During an auction `currentPrice` only goes down, and `soldItems` and `releasedItems` only go up
+ * (docs/protocol.md section 4), so a late or duplicated frame can never move the display
+ * backwards: the lowest price and the largest counts seen win, and the items left are
+ * `totalItems - soldItems + releasedItems` (a lapsed hold returns its item, so that number can
+ * rise). An older server sends no counts; then the lowest `remainingItems` seen wins. The status
+ * only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is the
+ * truth and replaces what was held before — except values that frames on the same connection
+ * have already moved after the join was sent, which are newer than the snapshot.
  */
 import { scheduledPrice } from "./price.js";
 const STATUS_ORDER = { Scheduled: 0, Active: 1, Ended: 2 };
@@ -30,6 +33,8 @@ export function viewFromSnapshot(snapshot, epoch) {
         dropsRemaining: snapshot.dropsRemaining,
         totalItems: snapshot.totalItems,
         remainingItems: snapshot.remainingItems,
+        soldItems: snapshot.soldItems,
+        releasedItems: snapshot.soldItems === undefined ? undefined : (snapshot.releasedItems ?? 0),
         activeViewers: snapshot.activeViewers,
         activeViewersAtMs: Date.parse(snapshot.serverTime),
         epoch,
@@ -52,7 +57,7 @@ export function applyJoinState(previous, snapshot, epoch) {
         endReason: fresh.endReason ?? previous.endReason,
         currentPrice: Math.min(fresh.currentPrice, previous.currentPrice),
         dropsRemaining: Math.min(fresh.dropsRemaining, previous.dropsRemaining),
-        remainingItems: Math.min(fresh.remainingItems, previous.remainingItems),
+        ...mergedCounts(previous, fresh),
     };
 }
 /** Merges a polled snapshot (`GET /api/auctions/{id}`): nothing moves backwards. */
@@ -68,7 +73,7 @@ export function applyPolledSnapshot(previous, snapshot) {
         endReason: status === "Ended" ? (previous.endReason ?? polled.endReason) : null,
         currentPrice: Math.min(previous.currentPrice, polled.currentPrice),
         dropsRemaining: Math.min(previous.dropsRemaining, polled.dropsRemaining),
-        remainingItems: Math.min(previous.remainingItems, polled.remainingItems),
+        ...mergedCounts(previous, polled),
         activeViewers: newerCount ? polled.activeViewers : previous.activeViewers,
         activeViewersAtMs: Math.max(previous.activeViewersAtMs, polled.activeViewersAtMs),
         epoch: previous.epoch,
@@ -109,13 +114,60 @@ export function applyViewerCount(view, data, sentAtMs) {
     return { ...view, activeViewers: data.activeViewers, activeViewersAtMs: at };
 }
 /**
- * `ItemSold`: only a lower count counts. It may arrive after `AuctionEnded` (they travel on
- * different paths); the count still drops and the auction stays ended.
+ * The counts of `held` and `seen` together: the largest `soldItems` and `releasedItems`, and the
+ * items left they give; without counts on both sides (an older server), the lower
+ * `remainingItems`.
+ */
+function mergedCounts(held, seen) {
+    if (held.soldItems === undefined || seen.soldItems === undefined) {
+        return {
+            remainingItems: Math.min(held.remainingItems, seen.remainingItems),
+            soldItems: held.soldItems ?? seen.soldItems,
+            releasedItems: held.releasedItems ?? seen.releasedItems,
+        };
+    }
+    const soldItems = Math.max(held.soldItems, seen.soldItems);
+    const releasedItems = Math.max(held.releasedItems ?? 0, seen.releasedItems ?? 0);
+    return {
+        remainingItems: Math.max(0, held.totalItems - soldItems + releasedItems),
+        soldItems,
+        releasedItems,
+    };
+}
+function applyCounts(view, data, epoch) {
+    const seen = {
+        remainingItems: data.remainingItems,
+        soldItems: data.soldItems,
+        releasedItems: data.soldItems === undefined ? undefined : (data.releasedItems ?? 0),
+    };
+    const next = mergedCounts(view, seen);
+    if (next.remainingItems === view.remainingItems &&
+        next.soldItems === view.soldItems &&
+        next.releasedItems === view.releasedItems) {
+        return undefined;
+    }
+    return { ...view, ...next, epoch };
+}
+/**
+ * `ItemSold`: the counts only move forward, so a late or repeated frame changes nothing. It may
+ * arrive after `AuctionEnded` (they travel on different paths); the counts still move and the
+ * auction stays ended.
  */
 export function applyItemSold(view, data, epoch) {
-    if (!(data.remainingItems < view.remainingItems))
-        return undefined;
-    return { ...view, remainingItems: data.remainingItems, epoch };
+    return applyCounts(view, data, epoch);
+}
+/**
+ * `ItemReleased`: a winner's hold lapsed and its item is available again. Merged by the same
+ * rule as `ItemSold`; from an older server without counts, its `remainingItems` is taken as it
+ * comes (the one frame that raises the count).
+ */
+export function applyItemReleased(view, data, epoch) {
+    if (data.soldItems === undefined || view.soldItems === undefined) {
+        if (data.remainingItems === view.remainingItems)
+            return undefined;
+        return { ...view, remainingItems: data.remainingItems, epoch };
+    }
+    return applyCounts(view, data, epoch);
 }
 /** `AuctionEnded`: final; a second one changes nothing. */
 export function applyAuctionEnded(view, data) {

@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ARTIFACTS,
   ConsoleLog,
-  demoToken,
+  confirmReservation,
   launchChromium,
   type LocalStack,
+  placeBid,
   seriousA11yViolations,
   startLocal,
 } from "./harness.js";
@@ -77,14 +78,13 @@ async function samplePrices(page: Page, ms: number): Promise<number[]> {
   return seen;
 }
 
+/** Holds won through the API (not by a page), by buyer: each must be paid for a sale to be final. */
+const holds: [string, string][] = [];
+
 async function bid(sub: string, bidPrice = 1000): Promise<number> {
-  const token = await demoToken(stack.url, sub);
-  const response = await fetch(`${stack.url}/api/auctions/${stack.demoAuctionId}/bids`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ bidPrice }),
-  });
-  return response.status;
+  const { status, body } = await placeBid(stack.url, sub, stack.demoAuctionId, bidPrice);
+  if (body.reservationId) holds.push([sub, body.reservationId]);
+  return status;
 }
 
 describe("the demo page", () => {
@@ -116,6 +116,7 @@ describe("the demo page", () => {
       /^You won an item for €\d+\.\d\d\. Reservation \S+\.$/,
     );
     expect(await buyer.textContent("[data-testid=reservation-hold]")).toMatch(/^Held for you for \d+:\d\d /);
+    expect(await buyer.locator("[data-testid=pay]").isVisible()).toBe(true);
     expect(await buyer.evaluate(() => document.activeElement?.id)).toBe("buy");
     await buyer.locator('[data-testid=toasts] li[data-kind="BidAccepted"]').waitFor();
     await viewer.locator('[data-testid=toasts] li[data-kind="ItemSold"]').waitFor();
@@ -181,9 +182,21 @@ describe("the demo page", () => {
     await shot(viewer, "3-reconnected-live");
   });
 
-  it("stays on a sold-out auction with the reservation and the last price until the user moves on", async () => {
+  it("shows every item reserved, then sold out once all are paid, and stays on it until the user moves on", async () => {
     const left = await items(viewer);
     for (let i = 0; i < left; i++) expect(await bid(`sweeper-${i}`)).toBe(201);
+    // Every item is held by an unpaid winner: nothing to buy, but the auction goes on.
+    for (const page of [buyer, viewer]) {
+      await expect.poll(() => page.textContent("[data-testid=buy]")).toBe("All reserved — one may come back");
+      expect(await page.textContent("[data-testid=status]")).toBe("All items reserved");
+      expect(await buyOffered(page)).toBe(false);
+    }
+    await shot(viewer, "4-all-reserved");
+    // The buyer pays in the page; the others through the API. The last payment sells it out.
+    await buyer.click("[data-testid=pay]");
+    await buyer.locator('[data-testid=reservation][data-state="Confirmed"]').waitFor();
+    expect(await buyer.textContent("[data-testid=reservation-text]")).toMatch(/^Paid: the item is yours for €\d+\.\d\d\.$/);
+    for (const [sub, reservationId] of holds) expect(await confirmReservation(stack.url, sub, reservationId)).toBe(200);
     for (const page of [buyer, viewer]) {
       await page.locator('[data-testid=banner][data-kind="ended"]').waitFor();
       expect(await page.textContent("[data-testid=banner-text]")).toMatch(/^Sold out\. The last price was €\d+\.\d\d\.$/);

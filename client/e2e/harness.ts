@@ -28,9 +28,9 @@ export interface LocalStack {
 
 /**
  * Runs `auction-local` with 1 s price and viewer-count intervals, on `options.port` (default: a
- * free one; a restart passes the port of the stack it replaces).
+ * free one; a restart passes the port of the stack it replaces), with `options.args` besides.
  */
-export async function startLocal(options: { port?: number } = {}): Promise<LocalStack> {
+export async function startLocal(options: { port?: number; args?: string[] } = {}): Promise<LocalStack> {
   const bin = process.env.AUCTION_LOCAL_BIN ?? resolve(here, "../../target/debug/auction-local");
   if (!existsSync(bin)) {
     throw new Error(
@@ -39,7 +39,15 @@ export async function startLocal(options: { port?: number } = {}): Promise<Local
   }
   const child = spawn(
     bin,
-    ["--port", String(options.port ?? 0), "--price-update-interval", "1", "--viewer-count-interval", "1"],
+    [
+      "--port",
+      String(options.port ?? 0),
+      "--price-update-interval",
+      "1",
+      "--viewer-count-interval",
+      "1",
+      ...(options.args ?? []),
+    ],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
   );
   const lines = createInterface({ input: child.stdout! });
@@ -96,6 +104,30 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** POSTs a bid of `sub` on `auctionId`; returns the status and the body. */
+export async function placeBid(
+  url: string,
+  sub: string,
+  auctionId: string,
+  bidPrice = 1000,
+): Promise<{ status: number; body: { reservationId?: string; reason?: string } }> {
+  const response = await fetch(`${url}/api/auctions/${auctionId}/bids`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await demoToken(url, sub)}` },
+    body: JSON.stringify({ bidPrice }),
+  });
+  return { status: response.status, body: (await response.json()) as { reservationId?: string } };
+}
+
+/** Confirms (pays for) `sub`'s reservation; returns the status. */
+export async function confirmReservation(url: string, sub: string, reservationId: string): Promise<number> {
+  const response = await fetch(`${url}/api/reservations/${reservationId}/confirm`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await demoToken(url, sub)}` },
+  });
+  return response.status;
 }
 
 /** A development token of tenant `public`, from the stack's demo-token endpoint. */

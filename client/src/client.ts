@@ -26,7 +26,9 @@
  * - the price extrapolated on the auction's schedule at the server's clock ({@link ClockSync});
  * - `Ping` every 4 minutes besides, well inside API Gateway's 10-minute idle timeout;
  * - `placeBid` over REST with a client-generated bidId, retried with that same bidId, so a retry
- *   can never buy a second item ({@link AuctionApi}).
+ *   can never buy a second item ({@link AuctionApi});
+ * - the user's reservations ({@link Reservation}: held, confirmed, expired) and `confirm`, which
+ *   pays for a hold before it lapses.
  *
  * The socket's types are in `socket.ts`, the HTTP side in `api.ts`.
  */
@@ -43,6 +45,7 @@ import {
   type ClientFrame,
   type ErrorData,
   parseServerFrame,
+  type ReservationState,
   type ServerFrame,
   type ServerFrameData,
 } from "./protocol.js";
@@ -52,6 +55,7 @@ import { type ConnectionEvent, type ConnectionState, transition } from "./state.
 import {
   type AuctionView,
   applyAuctionEnded,
+  applyItemReleased,
   applyItemSold,
   applyJoinState,
   applyPolledSnapshot,
@@ -142,6 +146,23 @@ export interface AuctionClientEvents extends Omit<ServerFrameData, "Error"> {
   auction: AuctionView;
   /** Something failed; the client carries on (reconnecting, polling). */
   error: ClientError;
+  /** One of this user's reservations changed: won (held), confirmed or expired. */
+  reservation: Reservation;
+}
+
+/**
+ * A hold this client's user won (docs/protocol.md, reservations): `Held` until it is confirmed
+ * ({@link AuctionClient.confirm}) or lapses (`ReservationExpired`, or a confirmation answered
+ * `409 Expired`). Confirmed and expired are final.
+ */
+export interface Reservation {
+  reservationId: string;
+  auctionId: string;
+  bidId: string;
+  winningPrice: number;
+  /** Epoch milliseconds on the server's clock: the hold holds until, not including, this instant. */
+  expiresAtMs: number;
+  state: ReservationState;
 }
 
 const REMEMBERED_BIDS = 1000;
@@ -175,6 +196,8 @@ export class AuctionClient {
   private readonly joinSentAt = new Map<string, number>();
   /** Bid ids whose outcome was emitted, oldest first. */
   private readonly announcedBids = new Set<string>();
+  /** This user's holds, by reservation id (the last {@link REMEMBERED_BIDS}). */
+  private readonly holds = new Map<string, Reservation>();
   /** Each joined auction's membership, and the timers of joins to retry. */
   private readonly joinStates = new Map<string, JoinState>();
   private readonly joinRetries = new Map<
@@ -371,6 +394,56 @@ export class AuctionClient {
     const outcome = await this.api.placeBid(auctionId, bidPrice, options.bidId);
     this.announceBid(auctionId, outcome);
     return outcome;
+  }
+
+  /** A reservation this client saw its user win, as it stands. */
+  reservation(reservationId: string): Reservation | undefined {
+    return this.holds.get(reservationId);
+  }
+
+  /** This user's reservations (of one auction, when given), oldest first. */
+  reservations(auctionId?: string): Reservation[] {
+    return [...this.holds.values()].filter((r) => auctionId === undefined || r.auctionId === auctionId);
+  }
+
+  /**
+   * Pays for a hold (`POST /api/reservations/{id}/confirm`, retried safely: it is idempotent).
+   * Resolves with the reservation `Confirmed`, or `Expired` when the hold lapsed first (`409`);
+   * throws `AuctionApiError` for other answers (401, 403, 404) and the last network error when
+   * every attempt failed.
+   */
+  async confirm(reservationId: string): Promise<Reservation> {
+    try {
+      const body = await this.api.confirmReservation(reservationId);
+      return this.setHold({
+        reservationId: body.reservationId,
+        auctionId: body.auctionId,
+        bidId: body.bidId,
+        winningPrice: body.winningPrice,
+        expiresAtMs: Date.parse(body.expiresAt),
+        state: body.state,
+      });
+    } catch (error) {
+      const held = this.holds.get(reservationId);
+      if (error instanceof AuctionApiError && error.status === 409 && held !== undefined) {
+        return this.setHold({ ...held, state: "Expired" });
+      }
+      throw error;
+    }
+  }
+
+  /** Records a hold's new state (a final state never goes back to `Held`); emits `reservation`. */
+  private setHold(next: Reservation): Reservation {
+    const held = this.holds.get(next.reservationId);
+    if (held !== undefined && held.state !== "Held") return held;
+    if (held !== undefined && held.state === next.state) return held;
+    this.holds.set(next.reservationId, next);
+    if (this.holds.size > REMEMBERED_BIDS) {
+      const oldest = this.holds.keys().next().value;
+      if (oldest !== undefined) this.holds.delete(oldest);
+    }
+    this.events.emit("reservation", next);
+    return next;
   }
 
   // ---- connection ----
@@ -675,6 +748,26 @@ export class AuctionClient {
         this.events.emit("ItemSold", data);
         return;
       }
+      case "ItemReleased": {
+        const data = frame.data as ServerFrameData["ItemReleased"];
+        this.merge(data.auctionId, (view) => applyItemReleased(view, data, epoch));
+        this.events.emit("ItemReleased", data);
+        return;
+      }
+      case "ReservationConfirmed": {
+        const data = frame.data as ServerFrameData["ReservationConfirmed"];
+        const held = this.holds.get(data.reservationId);
+        if (held !== undefined) this.setHold({ ...held, state: "Confirmed" });
+        this.events.emit("ReservationConfirmed", data);
+        return;
+      }
+      case "ReservationExpired": {
+        const data = frame.data as ServerFrameData["ReservationExpired"];
+        const held = this.holds.get(data.reservationId);
+        if (held !== undefined) this.setHold({ ...held, state: "Expired" });
+        this.events.emit("ReservationExpired", data);
+        return;
+      }
       case "AuctionEnded": {
         const data = frame.data as ServerFrameData["AuctionEnded"];
         this.merge(data.auctionId, (view) => applyAuctionEnded(view, data));
@@ -780,6 +873,14 @@ export class AuctionClient {
     }
     if (outcome.status === "Accepted") {
       const { status: _status, ...rest } = outcome;
+      this.setHold({
+        reservationId: outcome.reservationId,
+        auctionId,
+        bidId: outcome.bidId,
+        winningPrice: outcome.winningPrice,
+        expiresAtMs: Date.parse(outcome.expiresAt),
+        state: "Held",
+      });
       this.events.emit("BidAccepted", { ...rest, auctionId });
       if (this.joined.has(auctionId)) void this.pollOnce(auctionId);
     } else {

@@ -18,6 +18,7 @@ export {
   type AuctionClientOptions,
   type ClientError,
   type JoinState,
+  type Reservation,
   SUBPROTOCOL,
 } from "./client.js";
 export { type JoinStatus, type Liveness, type LivenessInputs, livenessAt } from "./liveness.js";
@@ -29,6 +30,7 @@ export { type ConnectionEvent, type ConnectionState, transition } from "./state.
 export {
   type AuctionView,
   applyAuctionEnded,
+  applyItemReleased,
   applyItemSold,
   applyJoinState,
   applyPolledSnapshot,

@@ -12,7 +12,10 @@ export type AuctionStatus = "Scheduled" | "Active" | "Ended";
 export type EndReason = "SoldOut" | "FloorReached" | "Cancelled";
 
 /** Why a bid was rejected. */
-export type RejectReason = "PriceTooLow" | "SoldOut" | "NotActive";
+export type RejectReason = "PriceTooLow" | "SoldOut" | "NotActive" | "AllReserved";
+
+/** A reservation's state: held until `expiresAt`, then confirmed (paid) or expired. */
+export type ReservationState = "Held" | "Confirmed" | "Expired";
 
 /** The `Error` frame's codes. */
 export type ErrorCode =
@@ -43,6 +46,12 @@ export interface AuctionSnapshot {
   dropsRemaining: number;
   totalItems: number;
   remainingItems: number;
+  /** Items won and not yet paid for (absent from older servers). */
+  heldItems?: number;
+  /** Sales so far; only grows (absent from older servers). */
+  soldItems?: number;
+  /** Items returned to the room by lapsed holds; only grows (absent from older servers). */
+  releasedItems?: number;
   activeViewers: number;
   /**
    * While the auction is Active the server pushes to its group at least this often (a
@@ -85,9 +94,31 @@ export interface BidRejectedData {
   currentPrice: number;
 }
 
-export interface ItemSoldData {
+/** The counts an item frame carries; `soldItems` and `releasedItems` only grow. */
+export interface ItemCounts {
   auctionId: string;
   remainingItems: number;
+  /** Absent from older servers. */
+  soldItems?: number;
+  /** Absent from older servers. */
+  releasedItems?: number;
+}
+
+export type ItemSoldData = ItemCounts;
+
+/** A lapsed hold's item is available again. */
+export type ItemReleasedData = ItemCounts;
+
+/** The buyer's hold is paid for (checkout confirmed it): final. */
+export interface ReservationConfirmedData {
+  reservationId: string;
+  auctionId: string;
+}
+
+/** The buyer's hold lapsed unpaid. */
+export interface ReservationExpiredData {
+  reservationId: string;
+  auctionId: string;
 }
 
 export interface AuctionEndedData {
@@ -110,6 +141,9 @@ export interface ServerFrameData {
   BidAccepted: BidAcceptedData;
   BidRejected: BidRejectedData;
   ItemSold: ItemSoldData;
+  ItemReleased: ItemReleasedData;
+  ReservationConfirmed: ReservationConfirmedData;
+  ReservationExpired: ReservationExpiredData;
   AuctionEnded: AuctionEndedData;
   Error: ErrorData;
   Pong: Record<string, never>;
@@ -148,6 +182,20 @@ export interface BidRejectedBody {
   currentPrice: number;
 }
 
+/** `GET /api/reservations/{id}` and `POST /api/reservations/{id}/confirm` (`200`). */
+export interface ReservationBody {
+  reservationId: string;
+  auctionId: string;
+  bidId: string;
+  state: ReservationState;
+  winningPrice: number;
+  currency: string;
+  /** RFC 3339. */
+  expiresAt: string;
+  /** RFC 3339, once confirmed. */
+  confirmedAt?: string;
+}
+
 /** The outcome of a bid. */
 export type BidOutcome = BidAcceptedBody | BidRejectedBody;
 
@@ -167,6 +215,9 @@ const FRAME_TYPES: ReadonlySet<string> = new Set<ServerFrameType>([
   "BidAccepted",
   "BidRejected",
   "ItemSold",
+  "ItemReleased",
+  "ReservationConfirmed",
+  "ReservationExpired",
   "AuctionEnded",
   "Error",
   "Pong",

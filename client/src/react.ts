@@ -2,7 +2,7 @@
  * `useAuction(auctionId)`: the React hook over `AuctionClient`. It joins the
  * auction on the client given by `<AuctionClientProvider>` (or `options.client`) for as long as the
  * component is mounted, re-renders as the price falls each second, and exposes the connection
- * state, the last error and the last bid outcome.
+ * state, the last error, the last bid outcome and the user's hold with its `confirm`.
  */
 
 import {
@@ -17,7 +17,7 @@ import {
   useState,
 } from "react";
 import { AuctionApiError } from "./api.js";
-import type { AuctionClient, ClientError, JoinState } from "./client.js";
+import type { AuctionClient, ClientError, JoinState, Reservation } from "./client.js";
 import type { Liveness } from "./liveness.js";
 import type {
   AuctionStatus,
@@ -79,6 +79,17 @@ export interface UseAuction {
   auction: AuctionView | undefined;
   /** Bids over REST (retried safely with one bidId); the outcome also lands in `lastBid`. */
   placeBid: (bidPrice: number) => Promise<BidOutcome>;
+  /**
+   * Every item left is held by a winner who has not paid yet: nothing can be bid on now, but a
+   * lapsing hold may bring an item back (show "All items reserved — one may come back").
+   */
+  allReserved: boolean;
+  /** The user's latest hold on this auction (held, confirmed or expired), if it won one. */
+  reservation: Reservation | undefined;
+  /** The milliseconds left on `reservation` while it is held (server clock), else undefined. */
+  holdRemainingMs: number | undefined;
+  /** Pays for `reservation` (or the one named); resolves `Confirmed`, or `Expired` if too late. */
+  confirm: (reservationId?: string) => Promise<Reservation>;
 }
 
 /** Options of {@link useAuction}. */
@@ -123,6 +134,9 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
       client.on("BidRejected", (data) => {
         if (data.auctionId === auctionId) setLastBid({ status: "Rejected", ...data });
       }),
+      client.on("reservation", (reservation) => {
+        if (reservation.auctionId === auctionId) rerender();
+      }),
     ];
     client.join(auctionId);
     rerender();
@@ -132,11 +146,12 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
     };
   }, [client, auctionId]);
 
-  // The price falls between frames: re-render when the displayed price changes.
+  // The price falls between frames, and a hold counts down: re-render when either moves.
   useEffect(() => {
     const timer = setInterval(() => {
       const price = client.display(auctionId)?.price;
-      if (price !== shownPrice.current) rerender();
+      const held = client.reservations(auctionId).some((r) => r.state === "Held");
+      if (price !== shownPrice.current || held) rerender();
     }, refreshMs);
     return () => clearInterval(timer);
   }, [client, auctionId, refreshMs]);
@@ -153,9 +168,24 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
     [client, auctionId],
   );
 
+  const confirm = useCallback(
+    async (reservationId?: string) => {
+      const id = reservationId ?? client.reservations(auctionId).at(-1)?.reservationId;
+      if (id === undefined) throw new Error("no reservation to confirm");
+      try {
+        return await client.confirm(id);
+      } catch (error) {
+        setLastError(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    },
+    [client, auctionId],
+  );
+
   const view = client.auction(auctionId);
   const shown = client.display(auctionId);
   shownPrice.current = shown?.price;
+  const reservation = client.reservations(auctionId).at(-1);
   return {
     currentPrice: shown?.price,
     currency: view?.currency,
@@ -173,6 +203,13 @@ export function useAuction(auctionId: string, options: UseAuctionOptions = {}): 
     lastBid,
     auction: view,
     placeBid,
+    allReserved: shown?.status === "Active" && view?.remainingItems === 0,
+    reservation,
+    holdRemainingMs:
+      reservation?.state === "Held"
+        ? Math.max(0, reservation.expiresAtMs - client.serverNow())
+        : undefined,
+    confirm,
   };
 }
 

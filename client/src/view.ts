@@ -1,11 +1,14 @@
 /**
  * What a client knows about one auction, and the rules that merge frames and polls into it.
  *
- * During an auction `currentPrice` and `remainingItems` only go down (docs/protocol.md section 4), so a
- * late or duplicated frame can never move the display backwards: the lowest value seen wins. The
- * status only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is
- * the truth and replaces what was held before — except values that frames on the same connection
- * have already lowered after the join was sent, which are newer than the snapshot.
+ * During an auction `currentPrice` only goes down, and `soldItems` and `releasedItems` only go up
+ * (docs/protocol.md section 4), so a late or duplicated frame can never move the display
+ * backwards: the lowest price and the largest counts seen win, and the items left are
+ * `totalItems - soldItems + releasedItems` (a lapsed hold returns its item, so that number can
+ * rise). An older server sends no counts; then the lowest `remainingItems` seen wins. The status
+ * only moves forward (Scheduled → Active → Ended). The `AuctionState` a (re)join returns is the
+ * truth and replaces what was held before — except values that frames on the same connection
+ * have already moved after the join was sent, which are newer than the snapshot.
  */
 
 import type {
@@ -13,6 +16,8 @@ import type {
   AuctionSnapshot,
   AuctionStatus,
   EndReason,
+  ItemCounts,
+  ItemReleasedData,
   ItemSoldData,
   PriceUpdatedData,
   ViewerCountUpdatedData,
@@ -30,8 +35,12 @@ export interface AuctionView extends PriceSchedule {
   currentPrice: number;
   dropsRemaining: number;
   totalItems: number;
-  /** The lowest item count the server has reported. */
+  /** Items a bid can take: `totalItems - soldItems + releasedItems`, or (older servers) the lowest count reported. */
   remainingItems: number;
+  /** The largest sale count reported (`undefined`: the server sends none). */
+  soldItems: number | undefined;
+  /** The largest release count reported (`undefined`: the server sends none). */
+  releasedItems: number | undefined;
   activeViewers: number;
   /** `sentAt` of the viewer count shown, so that an older count never replaces a newer one. */
   activeViewersAtMs: number;
@@ -65,6 +74,8 @@ export function viewFromSnapshot(snapshot: AuctionSnapshot, epoch: number): Auct
     dropsRemaining: snapshot.dropsRemaining,
     totalItems: snapshot.totalItems,
     remainingItems: snapshot.remainingItems,
+    soldItems: snapshot.soldItems,
+    releasedItems: snapshot.soldItems === undefined ? undefined : (snapshot.releasedItems ?? 0),
     activeViewers: snapshot.activeViewers,
     activeViewersAtMs: Date.parse(snapshot.serverTime),
     epoch,
@@ -92,7 +103,7 @@ export function applyJoinState(
     endReason: fresh.endReason ?? previous.endReason,
     currentPrice: Math.min(fresh.currentPrice, previous.currentPrice),
     dropsRemaining: Math.min(fresh.dropsRemaining, previous.dropsRemaining),
-    remainingItems: Math.min(fresh.remainingItems, previous.remainingItems),
+    ...mergedCounts(previous, fresh),
   };
 }
 
@@ -111,7 +122,7 @@ export function applyPolledSnapshot(
     endReason: status === "Ended" ? (previous.endReason ?? polled.endReason) : null,
     currentPrice: Math.min(previous.currentPrice, polled.currentPrice),
     dropsRemaining: Math.min(previous.dropsRemaining, polled.dropsRemaining),
-    remainingItems: Math.min(previous.remainingItems, polled.remainingItems),
+    ...mergedCounts(previous, polled),
     activeViewers: newerCount ? polled.activeViewers : previous.activeViewers,
     activeViewersAtMs: Math.max(previous.activeViewersAtMs, polled.activeViewersAtMs),
     epoch: previous.epoch,
@@ -161,17 +172,75 @@ export function applyViewerCount(
   return { ...view, activeViewers: data.activeViewers, activeViewersAtMs: at };
 }
 
+type Counts = Pick<AuctionView, "remainingItems" | "soldItems" | "releasedItems">;
+
 /**
- * `ItemSold`: only a lower count counts. It may arrive after `AuctionEnded` (they travel on
- * different paths); the count still drops and the auction stays ended.
+ * The counts of `held` and `seen` together: the largest `soldItems` and `releasedItems`, and the
+ * items left they give; without counts on both sides (an older server), the lower
+ * `remainingItems`.
+ */
+function mergedCounts(held: AuctionView, seen: Counts): Counts {
+  if (held.soldItems === undefined || seen.soldItems === undefined) {
+    return {
+      remainingItems: Math.min(held.remainingItems, seen.remainingItems),
+      soldItems: held.soldItems ?? seen.soldItems,
+      releasedItems: held.releasedItems ?? seen.releasedItems,
+    };
+  }
+  const soldItems = Math.max(held.soldItems, seen.soldItems);
+  const releasedItems = Math.max(held.releasedItems ?? 0, seen.releasedItems ?? 0);
+  return {
+    remainingItems: Math.max(0, held.totalItems - soldItems + releasedItems),
+    soldItems,
+    releasedItems,
+  };
+}
+
+function applyCounts(view: AuctionView, data: ItemCounts, epoch: number): AuctionView | undefined {
+  const seen: Counts = {
+    remainingItems: data.remainingItems,
+    soldItems: data.soldItems,
+    releasedItems: data.soldItems === undefined ? undefined : (data.releasedItems ?? 0),
+  };
+  const next = mergedCounts(view, seen);
+  if (
+    next.remainingItems === view.remainingItems &&
+    next.soldItems === view.soldItems &&
+    next.releasedItems === view.releasedItems
+  ) {
+    return undefined;
+  }
+  return { ...view, ...next, epoch };
+}
+
+/**
+ * `ItemSold`: the counts only move forward, so a late or repeated frame changes nothing. It may
+ * arrive after `AuctionEnded` (they travel on different paths); the counts still move and the
+ * auction stays ended.
  */
 export function applyItemSold(
   view: AuctionView,
   data: ItemSoldData,
   epoch: number,
 ): AuctionView | undefined {
-  if (!(data.remainingItems < view.remainingItems)) return undefined;
-  return { ...view, remainingItems: data.remainingItems, epoch };
+  return applyCounts(view, data, epoch);
+}
+
+/**
+ * `ItemReleased`: a winner's hold lapsed and its item is available again. Merged by the same
+ * rule as `ItemSold`; from an older server without counts, its `remainingItems` is taken as it
+ * comes (the one frame that raises the count).
+ */
+export function applyItemReleased(
+  view: AuctionView,
+  data: ItemReleasedData,
+  epoch: number,
+): AuctionView | undefined {
+  if (data.soldItems === undefined || view.soldItems === undefined) {
+    if (data.remainingItems === view.remainingItems) return undefined;
+    return { ...view, remainingItems: data.remainingItems, epoch };
+  }
+  return applyCounts(view, data, epoch);
 }
 
 /** `AuctionEnded`: final; a second one changes nothing. */

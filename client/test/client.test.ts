@@ -248,6 +248,62 @@ describe("AuctionClient bids", () => {
     expiresAt: "2026-11-27T12:10:00Z",
   };
 
+  it("tracks the won hold: confirm pays for it, a lapse or a late confirm expires it", async () => {
+    const c = client({ newBidId: () => "b-1" });
+    const ws = await connected(c);
+    c.join("a1");
+    ws.push("AuctionState", snapshot());
+    const states: string[] = [];
+    c.on("reservation", (r) => states.push(`${r.reservationId}:${r.state}`));
+    fetchMock.mockResolvedValueOnce(json(201, accepted));
+    await c.placeBid("a1", 91);
+    expect(c.reservation("r-1")).toMatchObject({ auctionId: "a1", state: "Held", expiresAtMs: Date.parse(accepted.expiresAt) });
+    const confirmed = {
+      reservationId: "r-1",
+      auctionId: "a1",
+      bidId: "b-1",
+      state: "Confirmed",
+      winningPrice: 90,
+      currency: "EUR",
+      expiresAt: accepted.expiresAt,
+      confirmedAt: "2026-11-27T12:01:00Z",
+    };
+    fetchMock.mockResolvedValueOnce(json(503, { status: 503 })).mockResolvedValueOnce(json(200, confirmed));
+    const paying = c.confirm("r-1");
+    await vi.advanceTimersByTimeAsync(1_000); // the retry after the 503
+    await expect(paying).resolves.toMatchObject({ state: "Confirmed" });
+    const confirmCalls = fetchMock.mock.calls.filter((call) => String(call[0]).endsWith("/api/reservations/r-1/confirm"));
+    expect(confirmCalls.map((call) => call[1]?.method)).toEqual(["POST", "POST"]);
+    // Final: a late ReservationExpired does not undo a confirmation.
+    ws.push("ReservationExpired", { reservationId: "r-1", auctionId: "a1" });
+    expect(c.reservation("r-1")?.state).toBe("Confirmed");
+
+    // A second hold lapses: the frame expires it, and so does a confirm answered 409.
+    fetchMock.mockResolvedValueOnce(json(201, { ...accepted, bidId: "b-2", reservationId: "r-2" }));
+    await c.placeBid("a1", 91, { bidId: "b-2" });
+    ws.push("ReservationExpired", { reservationId: "r-2", auctionId: "a1" });
+    expect(c.reservation("r-2")?.state).toBe("Expired");
+    fetchMock.mockResolvedValueOnce(json(201, { ...accepted, bidId: "b-3", reservationId: "r-3" }));
+    await c.placeBid("a1", 91, { bidId: "b-3" });
+    fetchMock.mockResolvedValueOnce(json(409, { status: 409, title: "Expired", code: "Expired" }));
+    await expect(c.confirm("r-3")).resolves.toMatchObject({ state: "Expired" });
+    // Paid in another tab: this one hears ReservationConfirmed.
+    fetchMock.mockResolvedValueOnce(json(201, { ...accepted, bidId: "b-4", reservationId: "r-4" }));
+    await c.placeBid("a1", 91, { bidId: "b-4" });
+    ws.push("ReservationConfirmed", { reservationId: "r-4", auctionId: "a1" });
+    expect(states).toEqual([
+      "r-1:Held",
+      "r-1:Confirmed",
+      "r-2:Held",
+      "r-2:Expired",
+      "r-3:Held",
+      "r-3:Expired",
+      "r-4:Held",
+      "r-4:Confirmed",
+    ]);
+    expect(c.reservations("a1").map((r) => r.state)).toEqual(["Confirmed", "Expired", "Expired", "Confirmed"]);
+  });
+
   it("retries network errors and 5xx with the same bidId", async () => {
     fetchMock
       .mockRejectedValueOnce(new TypeError("network down"))

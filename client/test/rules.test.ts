@@ -5,6 +5,7 @@ import { defaultRetryPolicy } from "../src/retry.js";
 import { type ConnectionEvent, type ConnectionState, transition } from "../src/state.js";
 import {
   applyAuctionEnded,
+  applyItemReleased,
   applyItemSold,
   applyJoinState,
   applyPolledSnapshot,
@@ -168,6 +169,34 @@ describe("merging frames", () => {
     expect(sold).toMatchObject({ status: "Ended", endReason: "FloorReached", remainingItems: 2 });
     expect(sold && applyItemSold(sold, { auctionId: "a1", remainingItems: 3 }, 1)).toBeUndefined();
     expect(sold && applyAuctionEnded(sold, { auctionId: "a1", reason: "SoldOut" })).toBeUndefined();
+  });
+
+  it("counts by the largest soldItems and releasedItems seen, so a release raises the items left in any order", () => {
+    // 5 items: 3 sold, none released → 2 left.
+    const view = viewFromSnapshot(snapshot({ remainingItems: 2, soldItems: 3, releasedItems: 0, heldItems: 3 }), 1);
+    const released = applyItemReleased(view, { auctionId: "a1", remainingItems: 3, soldItems: 3, releasedItems: 1 }, 1);
+    expect(released).toMatchObject({ remainingItems: 3, soldItems: 3, releasedItems: 1 });
+    // An ItemSold read before the release arrives after it: it changes nothing.
+    expect(released && applyItemSold(released, { auctionId: "a1", remainingItems: 2, soldItems: 3, releasedItems: 0 }, 1)).toBeUndefined();
+    // The next sale, then the release it raced with, in the wrong order: 5 − 4 + 1 = 2 either way.
+    const sold = applyItemSold(view, { auctionId: "a1", remainingItems: 1, soldItems: 4, releasedItems: 0 }, 1);
+    const both = sold && applyItemReleased(sold, { auctionId: "a1", remainingItems: 3, soldItems: 3, releasedItems: 1 }, 1);
+    expect(both).toMatchObject({ remainingItems: 2, soldItems: 4, releasedItems: 1 });
+    // A polled or re-joined snapshot never takes the counts back either.
+    expect(both && applyPolledSnapshot(both, snapshot({ remainingItems: 2, soldItems: 3, releasedItems: 0 }))).toMatchObject({
+      remainingItems: 2,
+      soldItems: 4,
+      releasedItems: 1,
+    });
+    // Every item held: Active with nothing left; a lapse brings one back.
+    const held = viewFromSnapshot(snapshot({ remainingItems: 0, soldItems: 5, releasedItems: 0, heldItems: 5 }), 1);
+    expect(displayAt(held, Date.now()).status).toBe("Active");
+    expect(applyItemReleased(held, { auctionId: "a1", remainingItems: 1, soldItems: 5, releasedItems: 1 }, 1)?.remainingItems).toBe(1);
+  });
+
+  it("takes an older server's ItemReleased count as it comes", () => {
+    const view = base();
+    expect(applyItemReleased(view, { auctionId: "a1", remainingItems: 4 }, 1)?.remainingItems).toBe(4);
   });
 
   it("never replaces a viewer count with an older one", () => {

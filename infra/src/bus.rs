@@ -5,14 +5,15 @@
 /// The `source` of every domain event.
 pub const EVENT_SOURCE: &str = "auction.realtime";
 
-/// The detail-types the notifier pushes to clients. `AuctionCreated`, `BidRejected` and
-/// `ReservationConfirmed` are published too, for other consumers, but nothing is pushed for them
-/// (a rejection is the HTTP answer's), so the rule does not invoke the notifier for them.
+/// The detail-types the notifier pushes to clients. `AuctionCreated` and `BidRejected` are
+/// published too, for other consumers, but nothing is pushed for them (a rejection is the HTTP
+/// answer's), so the rule does not invoke the notifier for them.
 pub const NOTIFIER_DETAIL_TYPES: &[&str] = &[
     "BidAccepted",
     "ItemSold",
     "AuctionEnded",
     "AuctionCancelled",
+    "ReservationConfirmed",
     "ReservationExpired",
     "ItemReleased",
 ];

@@ -1,7 +1,9 @@
 // The demo page: the project's own TypeScript client (served from client/dist at /client/), no
 // framework and no build step. It follows one auction of tenant `public` — `?auction=ID`, or the
 // first active one — and stays on it: an ended, sold-out or vanished auction stays on screen with
-// the user's reservation and a "Next auction" button. It never shows a price or a Buy button the
+// the user's reservation and a "Next auction" button. A won item is held for the user for the
+// auction's reservation time: "Pay now" confirms it; unpaid, it lapses and goes back to the room,
+// which every window sees. It never shows a price or a Buy button the
 // server would not stand behind: the badge and the price say when the client is only
 // extrapolating (stale) or cut off (offline), and Buy is only offered when a bid would be
 // honoured as shown (`client.canBid`).
@@ -40,13 +42,12 @@ const client = new AuctionClient({
 // Counters for the browser tests and for curious developers (`auctionDemo` in the console).
 const frames = {};
 let auctionId;
-/** The user's reservation in the followed auction, kept on screen until they move on. */
-let reservation;
 /** What the page showed last (for the sold-out banner's "last price"). */
 let lastShownPrice;
 /** Displayed prices, one per drop, for the history line. */
 let priceHistory = [];
 let placing = false;
+let paying = false;
 window.auctionDemo = {
   client,
   frames,
@@ -99,7 +100,7 @@ function buyBlocker(view, shown) {
   const join = client.joinState(auctionId);
   if (join?.status === "gone" || join?.status === "refused") return "Not available";
   if (shown.status === "Ended") return view.endReason === "SoldOut" ? "Sold out" : "Auction ended";
-  if (view.remainingItems === 0) return "Sold out";
+  if (view.remainingItems === 0) return "All reserved — one may come back";
   if (shown.status === "Scheduled") return "Not started yet";
   if (client.liveness === "offline") return "Offline — reconnecting…";
   if (client.liveness === "stale") return "Checking connection…";
@@ -183,7 +184,7 @@ function render() {
   $("viewers").textContent = String(view.activeViewers);
   const status = {
     Scheduled: "Not started",
-    Active: "Live auction",
+    Active: view.remainingItems === 0 ? "All items reserved" : "Live auction",
     Ended: view.endReason === "SoldOut" ? "Sold out" : "Ended",
   };
   $("status").textContent = status[shown.status] ?? shown.status;
@@ -209,19 +210,39 @@ function drawHistory(view) {
   );
 }
 
+/** The user's latest hold in the followed auction: held (counting down, "Pay now"), paid or lapsed. */
 function renderReservation() {
-  if (!reservation || reservation.auctionId !== auctionId) {
+  const reservation = auctionId && client.reservations(auctionId).at(-1);
+  if (!reservation) {
     $("reservation").hidden = true;
     return;
   }
   $("reservation").hidden = false;
-  const text = `You won an item for ${reservation.price}. Reservation ${reservation.reservationId}.`;
+  $("reservation").dataset.state = reservation.state;
+  const price = money(reservation.winningPrice, client.auction(auctionId)?.currency);
+  const left = reservation.expiresAtMs - client.serverNow();
+  const texts = {
+    Held: [
+      `You won an item for ${price}. Reservation ${reservation.reservationId}.`,
+      left > 0
+        ? `Held for you for ${countdown(left)} (until ${new Date(reservation.expiresAtMs).toLocaleTimeString()}). Pay before then, or it goes back to the auction.`
+        : "The hold time is over: unpaid, the item goes back to the auction.",
+    ],
+    Confirmed: [`Paid: the item is yours for ${price}.`, `Reservation ${reservation.reservationId} is confirmed.`],
+    Expired: [
+      `Your hold on the item for ${price} lapsed unpaid.`,
+      "The item went back to the auction (or is unsold if the auction had ended).",
+    ],
+  };
+  const [text, hold] = texts[reservation.state];
   if ($("reservation-text").textContent !== text) $("reservation-text").textContent = text;
-  const left = Date.parse(reservation.expiresAt) - client.serverNow();
-  $("reservation-hold").textContent =
-    left > 0
-      ? `Held for you for ${countdown(left)} (until ${new Date(reservation.expiresAt).toLocaleTimeString()}). Checkout would open here.`
-      : "The hold time is over.";
+  if ($("reservation-hold").textContent !== hold) $("reservation-hold").textContent = hold;
+  const pay = $("pay");
+  pay.hidden = reservation.state !== "Held" || left <= 0;
+  pay.dataset.reservationId = reservation.reservationId;
+  pay.setAttribute("aria-disabled", paying ? "true" : "false");
+  const label = paying ? "Paying…" : `Pay ${price} now`;
+  if (pay.textContent !== label) pay.textContent = label;
 }
 
 client.on("state", render);
@@ -247,15 +268,26 @@ client.on("ItemSold", (data) => {
   if (data.auctionId !== auctionId) return;
   tell("ItemSold", data.remainingItems === 1 ? "An item was just sold. 1 left." : `An item was just sold. ${data.remainingItems} left.`);
 });
+client.on("ItemReleased", (data) => {
+  frames.ItemReleased = (frames.ItemReleased ?? 0) + 1;
+  if (data.auctionId !== auctionId) return;
+  const left = client.auction(auctionId)?.remainingItems ?? data.remainingItems;
+  tell("ItemReleased", `A winner didn't pay: an item is back in the auction. ${left} left.`);
+});
+client.on("ReservationExpired", (data) => {
+  frames.ReservationExpired = (frames.ReservationExpired ?? 0) + 1;
+  if (data.auctionId === auctionId) render();
+  tell("ReservationExpired", "Your hold lapsed unpaid, and the item went back to the auction.");
+});
+client.on("reservation", (reservation) => {
+  if (reservation.auctionId === auctionId) render();
+});
 client.on("BidAccepted", (data) => {
   frames.BidAccepted = (frames.BidAccepted ?? 0) + 1;
   const currency = client.auction(data.auctionId)?.currency;
   const price = money(data.winningPrice, currency);
-  if (data.auctionId === auctionId) {
-    reservation = { ...data, price };
-    renderReservation();
-  }
-  tell("BidAccepted", `You won an item for ${price}!`);
+  if (data.auctionId === auctionId) renderReservation();
+  tell("BidAccepted", `You won an item for ${price}! Pay now to keep it.`);
 });
 client.on("BidRejected", (data) => {
   frames.BidRejected = (frames.BidRejected ?? 0) + 1;
@@ -264,6 +296,7 @@ client.on("BidRejected", (data) => {
     PriceTooLow: `The price hadn't dropped that far yet. It is ${money(data.currentPrice, currency)} now.`,
     SoldOut: "Sold out: someone else got the last item.",
     NotActive: "This auction is not running any more.",
+    AllReserved: "Every item is reserved by a winner right now; one may come back if a winner doesn't pay.",
   };
   tell("BidRejected", `No sale. ${reasons[data.reason] ?? "The bid was not accepted."}`);
 });
@@ -311,6 +344,25 @@ $("buy").addEventListener("click", async () => {
     tell("error", bidFailure(error));
   } finally {
     placing = false;
+    render();
+  }
+});
+
+$("pay").addEventListener("click", async () => {
+  const id = $("pay").dataset.reservationId;
+  if (!id || paying || $("pay").getAttribute("aria-disabled") === "true") return;
+  paying = true;
+  renderReservation();
+  try {
+    const reservation = await client.confirm(id);
+    tell(
+      reservation.state === "Confirmed" ? "ReservationConfirmed" : "ReservationExpired",
+      reservation.state === "Confirmed" ? "Paid. The item is yours." : "Too late: the hold had lapsed.",
+    );
+  } catch (error) {
+    tell("error", error instanceof AuctionApiError ? "The payment was not accepted." : "Can't reach the server. Try Pay now again.");
+  } finally {
+    paying = false;
     render();
   }
 });

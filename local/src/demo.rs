@@ -28,10 +28,12 @@ fn demo_request() -> CreateAuctionRequest {
     .unwrap_or_default()
 }
 
-/// Creates the demo auction, announces its id, and replaces it whenever it has ended.
+/// Creates the demo auction (its winners' holds last `reservation_ttl_seconds`, the stack's
+/// `--reservation-ttl-seconds`), announces its id, and replaces it whenever it has ended.
 pub async fn keep_demo_auction(
     auctions: Arc<dyn AuctionStore>,
     announce: UnboundedSender<AuctionId>,
+    reservation_ttl_seconds: u32,
 ) {
     let mut current: Option<AuctionId> = None;
     loop {
@@ -48,7 +50,12 @@ pub async fn keep_demo_auction(
             },
         };
         if ended {
-            match demo_request().validate(PUBLIC_TENANT, DEMO_SELLER, now) {
+            match demo_request().validate_with_ttl(
+                PUBLIC_TENANT,
+                DEMO_SELLER,
+                now,
+                reservation_ttl_seconds,
+            ) {
                 Ok(auction) => match auctions.create(&auction).await {
                     Ok(()) => {
                         let _ = announce.send(auction.id.clone());

@@ -298,6 +298,10 @@ fn function_env(config: &LocalConfig, endpoint: &str, dynamodb_endpoint: &str) -
             config.catalog.max_live_auctions_per_tenant.to_string(),
         ),
         (
+            keys::RESERVATION_TTL_SECONDS,
+            config.catalog.default_reservation_ttl_seconds.to_string(),
+        ),
+        (
             keys::CREATE_RATE_LIMIT,
             config.catalog.create_rate.max_calls.to_string(),
         ),
@@ -558,6 +562,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         background.push(tokio::spawn(demo::keep_demo_auction(
             Arc::clone(&adapters.auctions),
             demo_tx,
+            config.catalog.default_reservation_ttl_seconds,
         )));
     }
     Ok(Running {

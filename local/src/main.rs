@@ -87,6 +87,10 @@ struct Cli {
     /// Auctions one seller may create per window (`CREATE_RATE_LIMIT`).
     #[arg(long, env = "AUCTION_LOCAL_CREATE_RATE_LIMIT", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     create_rate_limit: u32,
+    /// A winner's hold in seconds when the create body has no `reservationTtlSeconds`
+    /// (`RESERVATION_TTL_SECONDS`): e.g. 30 to watch an unpaid hold lapse and its item come back.
+    #[arg(long, env = "AUCTION_LOCAL_RESERVATION_TTL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    reservation_ttl_seconds: u32,
     /// The window of the create limit in seconds (`CREATE_RATE_WINDOW_SECONDS`).
     #[arg(long, env = "AUCTION_LOCAL_CREATE_RATE_WINDOW_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
     create_rate_window_seconds: u32,
@@ -197,6 +201,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 max_calls: cli.create_rate_limit,
                 window_seconds: cli.create_rate_window_seconds,
             },
+            default_reservation_ttl_seconds: cli.reservation_ttl_seconds,
         },
         bid_rate: RateLimit {
             max_calls: cli.bid_rate_limit,

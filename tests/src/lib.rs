@@ -286,6 +286,27 @@ pub async fn bid(
     (status, body)
 }
 
+/// POSTs a reservation's confirmation (checkout) and returns the status and the JSON body.
+pub async fn confirm(
+    http: &reqwest::Client,
+    stack: &Running,
+    token: &str,
+    reservation_id: &str,
+) -> (u16, Value) {
+    let response = http
+        .post(format!(
+            "{}/api/reservations/{reservation_id}/confirm",
+            stack.http_url()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
 /// Waits until `check` holds, polling for up to five seconds.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where

@@ -162,7 +162,10 @@ async fn a_sale_reaches_every_buyer_tab_and_the_rest_of_the_group() {
     }
     let sold = viewer.next_frame().await;
     assert_eq!(sold["type"], "ItemSold", "{sold}");
-    assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 1}));
+    assert_eq!(
+        sold["data"],
+        json!({"auctionId": id, "remainingItems": 1, "soldItems": 1, "releasedItems": 0})
+    );
 
     // A bid below the price loses: the HTTP answer says so, and no tab is pushed anything.
     let (status, lost) = bid(
@@ -185,28 +188,56 @@ async fn a_sale_reaches_every_buyer_tab_and_the_rest_of_the_group() {
         );
     }
 
-    // Someone without a socket buys the last item: everyone sees it sold, then the end.
+    // Someone without a socket wins the last item: everyone sees it sold; the item is held until
+    // its buyer pays, so the auction is not over yet.
+    let other_buyer = token("other-buyer", "acme", &[]);
     let (status, last) = bid(
         &http,
         &stack,
-        Some(&token("other-buyer", "acme", &[])),
+        Some(&other_buyer),
         id,
         json!({"bidPrice": 100}),
     )
     .await;
     assert_eq!(status, 201, "{last}");
     for client in [&mut tab1, &mut tab2, &mut viewer] {
-        let mut frames = client.drain_events(Duration::from_millis(1500)).await;
-        frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
+        let frames = client.drain_events(Duration::from_millis(1500)).await;
         let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
-        assert_eq!(kinds, ["AuctionEnded", "ItemSold"], "{frames:?}");
+        assert_eq!(kinds, ["ItemSold"], "{frames:?}");
+        assert_eq!(
+            frames[0]["data"],
+            json!({"auctionId": id, "remainingItems": 0, "soldItems": 2, "releasedItems": 0})
+        );
+    }
+    // A bid now finds every item held.
+    let (status, held) = bid(
+        &http,
+        &stack,
+        Some(&buyer_token),
+        id,
+        json!({"bidPrice": 100}),
+    )
+    .await;
+    assert_eq!(
+        (status, held["reason"].as_str()),
+        (409, Some("AllReserved"))
+    );
+    // Both buyers pay: the last confirmation sells the auction out, and everyone sees the end.
+    for (who, body) in [(&buyer_token, &won), (&other_buyer, &last)] {
+        let reservation = body["reservationId"].as_str().unwrap();
+        let (status, confirmed) = tests::confirm(&http, &stack, who, reservation).await;
+        assert_eq!(
+            (status, confirmed["state"].as_str()),
+            (200, Some("Confirmed"))
+        );
+    }
+    for client in [&mut tab1, &mut tab2, &mut viewer] {
+        let frames = client.drain_events(Duration::from_millis(1500)).await;
+        let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
+        assert_eq!(kinds, ["AuctionEnded"], "{frames:?}");
         assert_eq!(
             frames[0]["data"],
             json!({"auctionId": id, "reason": "SoldOut"})
-        );
-        assert_eq!(
-            frames[1]["data"],
-            json!({"auctionId": id, "remainingItems": 0})
         );
     }
     assert!(stack.bus.dead_letters().is_empty());
@@ -657,7 +688,7 @@ async fn a_large_group_is_pushed_by_fan_out_workers_each_viewer_once_and_the_buy
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_last_sale_whose_caller_died_before_recording_the_end_is_ended_by_the_sweep() {
+async fn a_last_sale_whose_caller_died_is_announced_by_the_sweep_and_its_payment_ends_it() {
     use auction_core::domain::{AcceptedBid, BidId, BidRequest, EndReason, Reservation};
     let stack = start_with(flow_config()).await;
     let auction = create_auction(&stack, "acme", 1).await;
@@ -665,8 +696,8 @@ async fn a_last_sale_whose_caller_died_before_recording_the_end_is_ended_by_the_
     let mut viewer = Client::connect(&stack, Some(&token("viewer", "acme", &[]))).await;
     viewer.join_and_state(id).await;
 
-    // The HTTP API took the last item and died: no announcement, no recorded end. The live
-    // list carries no count, so only the row (read by the outbox sweep) shows it is sold out.
+    // The HTTP API took the last item and died: no announcement. The outbox sweep announces
+    // the sale; the item is held, so the auction goes on until its buyer pays.
     let at = tests::now();
     let request = BidRequest {
         auction_id: auction.id.clone(),
@@ -692,9 +723,38 @@ async fn a_last_sale_whose_caller_died_before_recording_the_end_is_ended_by_the_
         .await
         .unwrap();
 
-    let ended = loop {
+    let sold = loop {
         let frame = viewer
             .next_any_within(Duration::from_secs(12))
+            .await
+            .expect("ItemSold arrives");
+        assert_ne!(frame["type"], "AuctionEnded", "a held item does not end it");
+        if frame["type"] == "ItemSold" {
+            break frame;
+        }
+    };
+    assert_eq!(sold["data"]["remainingItems"], 0);
+    let buyer = auction_core::identity::Identity {
+        user_id: Some("buyer".into()),
+        tenant_id: "acme".into(),
+        roles: Vec::new(),
+    };
+    stack
+        .adapters
+        .http(
+            auction_aws::jwt::TokenVerifier::new(auction_aws::jwt::AuthConfig::local_development()),
+            auction_core::rate::RateLimit {
+                max_calls: 10,
+                window_seconds: 1,
+            },
+        )
+        .checkout
+        .confirm(&buyer, &accepted.reservation.reservation_id)
+        .await
+        .unwrap();
+    let ended = loop {
+        let frame = viewer
+            .next_any_within(Duration::from_secs(5))
             .await
             .expect("AuctionEnded arrives");
         if frame["type"] == "AuctionEnded" {

@@ -1,7 +1,8 @@
 //! The bidding use case (`auction_core::services::Bidding`) over the functions' own adapters
 //! (`auction_app::compose`), against the embedded DynamoDB engine and the local bus of a running
 //! `auction-local`, with a clock the test sets: what a storm, a replay, a late or a foreign bid
-//! do, and that a sold-out auction costs no write.
+//! do, that a sale leaves its item held (`AllReserved` for the rest), and that a sold-out
+//! auction costs no write.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +14,7 @@ use auction_app::compose::Adapters;
 use auction_aws::jwt::{AuthConfig, TokenVerifier};
 use auction_core::clock::{Clock, ManualClock};
 use auction_core::domain::{
-    Amount, Auction, AuctionId, BidId, BidOutcome, EndReason, Ending, PlacedBid, RejectReason,
+    Amount, Auction, AuctionId, BidId, BidOutcome, EndReason, PlacedBid, RejectReason,
 };
 use auction_core::identity::Identity;
 use auction_core::rate::RateLimit;
@@ -26,6 +27,10 @@ const GENEROUS: RateLimit = RateLimit {
 };
 
 fn bidding(stack: &tests::Running, clock: &Arc<ManualClock>) -> Arc<Bidding> {
+    services(stack, clock).bidding
+}
+
+fn services(stack: &tests::Running, clock: &Arc<ManualClock>) -> auction_app::http::HttpDeps {
     Adapters {
         clock: Arc::clone(clock) as _,
         ..stack.adapters.clone()
@@ -34,7 +39,6 @@ fn bidding(stack: &tests::Running, clock: &Arc<ManualClock>) -> Arc<Bidding> {
         TokenVerifier::new(AuthConfig::local_development()),
         GENEROUS,
     )
-    .bidding
 }
 
 fn user(name: &str, tenant: &str) -> Identity {
@@ -91,11 +95,12 @@ async fn bid_storm_sells_exactly_the_stock_every_round() {
             winners, ITEMS as usize,
             "round {round}: exactly the stock is sold"
         );
+        // Every item is held by its winner (unpaid): the rest are told so, not "sold out".
         for placed in results.iter().filter(|p| !accepted(p)) {
             let BidOutcome::Rejected(r) = &placed.outcome else {
                 unreachable!()
             };
-            assert_eq!(r.reason, RejectReason::SoldOut, "round {round}");
+            assert_eq!(r.reason, RejectReason::AllReserved, "round {round}");
         }
         let reservations: HashSet<String> = results
             .iter()
@@ -109,11 +114,10 @@ async fn bid_storm_sells_exactly_the_stock_every_round() {
             ITEMS as usize,
             "one reservation per item"
         );
-        // The end is recorded once: by the bid that sold the last item, or by the stack's price
-        // ticker when its tick comes between that sale and the bid's record of the end.
+        // No sale ends the auction: its items are held, and a lapsing hold brings one back.
         assert!(
-            results.iter().filter(|p| p.ended.is_some()).count() <= 1,
-            "round {round}: at most one bid records the SoldOut end"
+            results.iter().all(|p| p.ended.is_none()),
+            "round {round}: no bid records an end"
         );
         let after = stack
             .adapters
@@ -123,9 +127,10 @@ async fn bid_storm_sells_exactly_the_stock_every_round() {
             .unwrap()
             .unwrap();
         assert_eq!(after.remaining_items, 0, "round {round}: never below zero");
-        assert_eq!(after.ending.map(|e| e.reason), Some(EndReason::SoldOut));
+        assert_eq!(after.held_items, ITEMS, "round {round}: every item held");
+        assert!(after.all_reserved() && after.ending.is_none());
         for placed in results.iter().filter(|p| accepted(p)) {
-            assert!(placed.remaining_items.is_some_and(|r| r < ITEMS));
+            assert!(placed.tally.is_some_and(|t| t.remaining_items < ITEMS));
         }
     }
     timings.sort();
@@ -229,7 +234,8 @@ async fn the_winner_pays_the_current_price_not_its_bid() {
     };
     assert_eq!(win.winning_price, Amount(8_700));
     assert_eq!(win.reservation.expires_at, start.plus_seconds(13 + 600));
-    assert_eq!(placed.remaining_items, Some(1));
+    assert_eq!(placed.tally.map(|t| t.remaining_items), Some(1));
+    assert_eq!(placed.tally.map(|t| t.sold_items), Some(1));
     assert_eq!(placed.ended, None);
 }
 
@@ -245,15 +251,20 @@ async fn a_sold_out_auction_is_rejected_without_any_write() {
         .await
         .unwrap();
     assert!(accepted(&placed));
-    assert_eq!(placed.remaining_items, Some(0));
-    // The sale records the end, unless the stack's ticker came first.
-    assert!(matches!(
-        placed.ended,
-        None | Some(Ending {
-            reason: EndReason::SoldOut,
-            ..
-        })
-    ));
+    assert_eq!(placed.tally.map(|t| t.remaining_items), Some(0));
+    assert_eq!(
+        placed.ended, None,
+        "the item is held, not yet sold for good"
+    );
+    // Paying for the last held item sells the auction out (docs/design/reservations.md).
+    let BidOutcome::Accepted(win) = &placed.outcome else {
+        unreachable!()
+    };
+    services(&stack, &clock)
+        .checkout
+        .confirm(&user("winner", "public"), &win.reservation.reservation_id)
+        .await
+        .unwrap();
     // The auction row as stored, through the engine's own endpoint.
     let dynamo = infra::embedded::local_client(
         stack

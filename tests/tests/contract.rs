@@ -332,10 +332,11 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
     }
     assert!(limited, "the per-user limit answers 429");
 
-    // The last item: AuctionEnded SoldOut; then a late bid is rejected SoldOut.
+    // The last item is held by its winner: a late bid is rejected AllReserved. Both winners pay:
+    // AuctionEnded SoldOut; then a late bid is rejected SoldOut.
     let mut rival = Client::connect(&stack, Some(&dave)).await;
     rival.join_and_state(&id).await;
-    let (status, _) = openapi
+    let (status, last) = openapi
         .response(
             bids,
             "post",
@@ -344,17 +345,34 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
         )
         .await;
     assert_eq!(status, 201);
-    asyncapi.frame(&viewer.next_of("AuctionEnded").await, &mut frames);
     asyncapi.frame(&rival.next_of("BidAccepted").await, &mut frames);
-    let (status, _) = openapi
-        .response(
-            bids,
-            "post",
-            post_bid(Some(&bob), &id, json!({"bidPrice": 100})),
-            &mut bodies,
-        )
-        .await;
-    assert_eq!(status, 409);
+    let late = || post_bid(Some(&bob), &id, json!({"bidPrice": 100}));
+    let (status, held) = openapi.response(bids, "post", late(), &mut bodies).await;
+    assert_eq!(
+        (status, held["reason"].as_str()),
+        (409, Some("AllReserved"))
+    );
+    for (buyer, body) in [(&bob, &won), (&dave, &last)] {
+        let hold = body["reservationId"].as_str().unwrap();
+        let confirmed = http
+            .post(format!("{base}/api/reservations/{hold}/confirm"))
+            .bearer_auth(buyer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirmed.status().as_u16(), 200);
+    }
+    let ended = viewer.next_of("AuctionEnded").await;
+    assert_eq!(ended["data"]["reason"], "SoldOut");
+    asyncapi.frame(&ended, &mut frames);
+    let paid = buyer.next_of("ReservationConfirmed").await;
+    assert_eq!(paid["data"]["reservationId"], won["reservationId"]);
+    asyncapi.frame(&paid, &mut frames);
+    let (status, sold_out) = openapi.response(bids, "post", late(), &mut bodies).await;
+    assert_eq!(
+        (status, sold_out["reason"].as_str()),
+        (409, Some("SoldOut"))
+    );
 
     // Cancel: 200 on a live auction, 409 on an ended one, 403 for someone else.
     let cancel = |bearer: &str, auction: &str| {

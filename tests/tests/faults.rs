@@ -157,7 +157,7 @@ async fn a_bid_storm_under_faults_sells_each_item_once_and_tells_every_buyer() {
                 assert_eq!(body["status"], "Accepted", "{body}");
                 told_accepted.insert(i);
             }
-            409 => assert_eq!(body["reason"], "SoldOut", "{body}"),
+            409 => assert_eq!(body["reason"], "AllReserved", "{body}"),
             other => panic!("buyer-{i}: {other} {body}"),
         }
         let stored = stack.adapters.bids.find(&bids[i]).await.unwrap();

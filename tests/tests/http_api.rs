@@ -142,6 +142,7 @@ async fn a_tenant_cannot_hold_more_live_auctions_than_its_cap_nor_a_seller_creat
                 max_calls: 4,
                 window_seconds: 86_400,
             },
+            ..auction_core::services::CatalogLimits::default()
         },
         ..LocalConfig::default()
     })

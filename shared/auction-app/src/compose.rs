@@ -252,6 +252,7 @@ impl Adapters {
             })),
             checkout: Arc::new(Checkout {
                 reservations: Arc::clone(&self.reservations),
+                auctions: Arc::clone(&self.auctions),
                 publisher: Arc::clone(&self.publisher),
                 clock: Arc::clone(&self.clock),
             }),

@@ -43,6 +43,8 @@ pub mod keys {
     pub const CREATE_RATE_LIMIT: &str = "CREATE_RATE_LIMIT";
     /// The window of that limit in seconds (default 3600).
     pub const CREATE_RATE_WINDOW_SECONDS: &str = "CREATE_RATE_WINDOW_SECONDS";
+    /// A winner's hold when the create body does not say (seconds, 1–86,400).
+    pub const RESERVATION_TTL_SECONDS: &str = "RESERVATION_TTL_SECONDS";
     /// Live WebSocket connections one signed-in user may hold (default 10).
     pub const MAX_CONNECTIONS_PER_USER: &str = "MAX_CONNECTIONS_PER_USER";
     /// Bids allowed per user per window (default 10).
@@ -263,6 +265,22 @@ pub fn catalog_limits() -> Result<CatalogLimits, ConfigError> {
             keys::CREATE_RATE_WINDOW_SECONDS,
             defaults.create_rate,
         )?,
+        default_reservation_ttl_seconds: match positive(
+            keys::RESERVATION_TTL_SECONDS,
+            defaults.default_reservation_ttl_seconds,
+        )? {
+            ttl if u64::from(ttl)
+                <= auction_core::domain::create::limits::MAX_RESERVATION_TTL_SECONDS =>
+            {
+                ttl
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: keys::RESERVATION_TTL_SECONDS,
+                    reason: "must be at most 86400".into(),
+                });
+            }
+        },
     })
 }
 

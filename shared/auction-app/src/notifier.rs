@@ -72,7 +72,7 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
         DomainEvent::ItemSold(d) => (
             Frame::ItemSold(frames::ItemSold {
                 auction_id: d.auction_id.clone(),
-                remaining_items: d.remaining_items,
+                items: d.items,
             }),
             group(&d.auction_id, Some(&d.buyer_id))?,
         ),
@@ -105,13 +105,21 @@ pub fn frame_for(event: &DomainEvent) -> Result<Option<(Frame, Audience)>, Unkno
         DomainEvent::ItemReleased(d) => (
             Frame::ItemReleased(frames::ItemReleased {
                 auction_id: d.auction_id.clone(),
-                remaining_items: d.remaining_items,
+                items: d.items,
             }),
             group(&d.auction_id, None)?,
         ),
-        DomainEvent::AuctionCreated(_)
-        | DomainEvent::BidRejected(_)
-        | DomainEvent::ReservationConfirmed(_) => return Ok(None),
+        DomainEvent::ReservationConfirmed(d) => (
+            Frame::ReservationConfirmed(frames::ReservationConfirmed {
+                reservation_id: d.reservation_id.clone(),
+                auction_id: d.auction_id.clone(),
+            }),
+            Audience::User {
+                tenant_id: d.tenant_id.clone(),
+                user_id: d.user_id.clone(),
+            },
+        ),
+        DomainEvent::AuctionCreated(_) | DomainEvent::BidRejected(_) => return Ok(None),
     }))
 }
 

@@ -537,9 +537,9 @@ impl TickerDeps {
                     Ok(ReleaseOutcome::Released {
                         reservation,
                         to,
-                        remaining_items,
+                        items,
                     }) => {
-                        let events = DomainEvent::released(&reservation, to, remaining_items);
+                        let events = DomainEvent::released(&reservation, to, items);
                         match self.publisher.publish(&events).await {
                             Ok(()) => {
                                 if let Err(e) = self.outbox.mark_release_notified(&id).await {

@@ -1179,11 +1179,7 @@ async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_af
             .unwrap(),
         ConfirmOutcome::Expired(_)
     ));
-    let ReleaseOutcome::Released {
-        to,
-        remaining_items,
-        ..
-    } = stack
+    let ReleaseOutcome::Released { to, items, .. } = stack
         .reservations
         .release(&first, at.plus_seconds(5))
         .await
@@ -1191,7 +1187,8 @@ async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_af
     else {
         panic!("released")
     };
-    assert_eq!((to, remaining_items), (Release::Returned, 1));
+    assert_eq!((to, items.remaining_items), (Release::Returned, 1));
+    assert_eq!((items.sold_items, items.released_items), (1, 1));
     assert_eq!(item_counts(&stack, &auction).await, (1, 0, 0, 0, 1));
     // Released once: the sweep finds it no more, and a second release does nothing.
     assert!(
@@ -1213,11 +1210,7 @@ async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_af
 
     // Sold again; this hold lapses after the schedule ended (it runs 81 s): unsold.
     let second = sell(&stack, &auction, at.plus_seconds(6), at.plus_seconds(100)).await;
-    let ReleaseOutcome::Released {
-        to,
-        remaining_items,
-        ..
-    } = stack
+    let ReleaseOutcome::Released { to, items, .. } = stack
         .reservations
         .release(&second, at.plus_seconds(100))
         .await
@@ -1225,7 +1218,8 @@ async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_af
     else {
         panic!("released")
     };
-    assert_eq!((to, remaining_items), (Release::Unsold, 0));
+    assert_eq!((to, items.remaining_items), (Release::Unsold, 0));
+    assert_eq!((items.sold_items, items.released_items), (2, 1));
     assert_eq!(item_counts(&stack, &auction).await, (0, 0, 0, 1, 1));
 }
 

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::hold::ItemTally;
 use crate::domain::{AcceptedBid, Auction, EndReason, EpochMillis, RejectedBid};
 
 /// `BidAccepted`: pushed to every connection of the buyer.
@@ -61,8 +62,9 @@ pub struct ItemSoldDetail {
     pub auction_id: String,
     /// The buyer, whose connections get `BidAccepted` instead.
     pub buyer_id: String,
-    /// Items left as read after the sale (only ever goes down).
-    pub remaining_items: u32,
+    /// The counts as read after the sale.
+    #[serde(flatten)]
+    pub items: ItemTally,
 }
 
 /// `AuctionEnded` (`SoldOut` or `FloorReached`): pushed to the group.
@@ -153,8 +155,9 @@ pub struct ItemReleasedDetail {
     pub tenant_id: String,
     /// The auction.
     pub auction_id: String,
-    /// Items available right after the release.
-    pub remaining_items: u32,
+    /// The counts as read after the release.
+    #[serde(flatten)]
+    pub items: ItemTally,
 }
 
 /// A domain event; its variant name is the EventBridge `detail-type`.
@@ -313,12 +316,12 @@ impl DomainEvent {
     }
 
     /// The events of a released hold: `ReservationExpired` for the buyer, and `ItemReleased` for
-    /// the group when the item went back to the room (`remaining_items` after the release).
+    /// the group when the item went back to the room (`items`: the counts after the release).
     #[must_use]
     pub fn released(
         reservation: &crate::ports::reservations::StoredReservation,
         to: crate::domain::hold::Release,
-        remaining_items: u32,
+        items: ItemTally,
     ) -> Vec<Self> {
         let mut events = vec![Self::ReservationExpired(ReservationExpiredDetail {
             tenant_id: reservation.tenant_id.clone(),
@@ -331,7 +334,7 @@ impl DomainEvent {
             events.push(Self::ItemReleased(ItemReleasedDetail {
                 tenant_id: reservation.tenant_id.clone(),
                 auction_id: reservation.auction_id.as_str().to_owned(),
-                remaining_items,
+                items,
             }));
         }
         events
@@ -351,14 +354,14 @@ impl DomainEvent {
         })
     }
 
-    /// `ItemSold` after a sale to `buyer_id`.
+    /// `ItemSold` after a sale to `buyer_id`, with the counts read after it.
     #[must_use]
-    pub fn item_sold(auction: &Auction, buyer_id: &str, remaining_items: u32) -> Self {
+    pub fn item_sold(auction: &Auction, buyer_id: &str, items: ItemTally) -> Self {
         Self::ItemSold(ItemSoldDetail {
             tenant_id: auction.tenant_id.clone(),
             auction_id: auction.id.as_str().to_owned(),
             buyer_id: buyer_id.to_owned(),
-            remaining_items,
+            items,
         })
     }
 
@@ -419,10 +422,15 @@ mod tests {
             tenant_id: "t".into(),
             auction_id: "a".into(),
             buyer_id: "u".into(),
-            remaining_items: 3,
+            items: ItemTally {
+                remaining_items: 3,
+                sold_items: 2,
+                released_items: 0,
+            },
         });
         let detail = event.detail(None);
         assert_eq!(detail["remainingItems"], 3);
+        assert_eq!(detail["soldItems"], 2);
         let stamped = event.detail(Some(EpochMillis(42)));
         assert_eq!(published_at(&stamped), Some(EpochMillis(42)));
         let back = DomainEvent::from_parts(event.detail_type(), detail).unwrap();

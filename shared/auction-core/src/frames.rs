@@ -22,6 +22,8 @@ pub enum Frame {
     BidAccepted(BidAccepted),
     /// To the group except the buyer's connections.
     ItemSold(ItemSold),
+    /// To every connection of the buyer: the hold is paid for (final).
+    ReservationConfirmed(ReservationConfirmed),
     /// The buyer's hold lapsed.
     ReservationExpired(ReservationExpired),
     /// A lapsed hold's item is available again.
@@ -86,8 +88,9 @@ pub struct BidAccepted {
 pub struct ItemSold {
     /// The auction.
     pub auction_id: String,
-    /// Items left (only goes down).
-    pub remaining_items: u32,
+    /// The counts after the sale: keep the largest `soldItems` and `releasedItems` seen.
+    #[serde(flatten)]
+    pub items: crate::domain::hold::ItemTally,
 }
 
 /// `ReservationExpired`'s data: the buyer's hold lapsed (its item went back to the room, or is
@@ -101,14 +104,26 @@ pub struct ReservationExpired {
     pub auction_id: String,
 }
 
+/// `ReservationConfirmed`'s data: the buyer's hold is paid for, so every tab and device of the
+/// buyer stops counting it down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationConfirmed {
+    /// The reservation.
+    pub reservation_id: String,
+    /// The auction.
+    pub auction_id: String,
+}
+
 /// `ItemReleased`'s data: a lapsed hold's item is available again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemReleased {
     /// The auction.
     pub auction_id: String,
-    /// Items available right after the release (one more than before it).
-    pub remaining_items: u32,
+    /// The counts after the release: keep the largest `soldItems` and `releasedItems` seen.
+    #[serde(flatten)]
+    pub items: crate::domain::hold::ItemTally,
 }
 
 /// `AuctionEnded`'s data.
@@ -167,12 +182,13 @@ struct Envelope<'a> {
 }
 
 /// Every frame type's name, as [`Frame::kind`] gives it.
-pub const FRAME_KINDS: [&str; 10] = [
+pub const FRAME_KINDS: [&str; 11] = [
     "AuctionState",
     "PriceUpdated",
     "ViewerCountUpdated",
     "BidAccepted",
     "ItemSold",
+    "ReservationConfirmed",
     "ReservationExpired",
     "ItemReleased",
     "AuctionEnded",
@@ -190,6 +206,7 @@ impl Frame {
             Self::ViewerCountUpdated(_) => "ViewerCountUpdated",
             Self::BidAccepted(_) => "BidAccepted",
             Self::ItemSold(_) => "ItemSold",
+            Self::ReservationConfirmed(_) => "ReservationConfirmed",
             Self::ReservationExpired(_) => "ReservationExpired",
             Self::ItemReleased(_) => "ItemReleased",
             Self::AuctionEnded(_) => "AuctionEnded",

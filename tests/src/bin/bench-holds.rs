@@ -49,9 +49,11 @@ async fn main() {
                 let created: Value = http
                     .post(format!("{base}/api/auctions"))
                     .bearer_auth(seller)
-                    .json(&json!({"title": "Holds", "currency": "EUR", "startPrice": 1000,
+                    .json(
+                        &json!({"title": "Holds", "currency": "EUR", "startPrice": 1000,
                                   "floorPrice": 1, "priceDrop": 1, "dropIntervalSeconds": 3600,
-                                  "totalItems": PER_AUCTION + 1, "reservationTtlSeconds": ttl}))
+                                  "totalItems": PER_AUCTION + 1, "reservationTtlSeconds": ttl}),
+                    )
                     .send()
                     .await
                     .unwrap()

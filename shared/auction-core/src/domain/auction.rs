@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bid::{BidDecision, RejectReason};
 use super::epoch::EpochMillis;
+use super::hold::ItemTally;
 use super::money::{Amount, Currency, MajorUnits};
 use super::schedule::DutchSchedule;
 
@@ -164,8 +165,12 @@ pub struct Auction {
     pub schedule: DutchSchedule,
     /// Items offered.
     pub total_items: u32,
-    /// Items not yet sold; only goes down.
+    /// Items a bid can take now: down with each sale, up when a lapsed hold returns its item.
     pub remaining_items: u32,
+    /// Items won and neither confirmed nor released yet (docs/design/reservations.md).
+    pub held_items: u32,
+    /// Items returned to the room by lapsed holds; only grows.
+    pub released_items: u32,
     /// How long a winner's reservation holds.
     pub reservation_ttl_seconds: u32,
     /// Set once the end is recorded (sold out, cancelled, or floor reached and finalised).
@@ -175,14 +180,19 @@ pub struct Auction {
 }
 
 impl Auction {
-    /// The phase at `now`. A recorded end wins; otherwise time decides, so an auction whose floor
-    /// has passed is `Ended` even before anything has recorded it.
+    /// The phase at `now`. A recorded end wins; otherwise the counts and time decide, so an
+    /// auction whose floor has passed is `Ended` even before anything has recorded it.
+    ///
+    /// Sold out means nothing available *and* nothing held: while the last items are only held,
+    /// the auction stays `Active` (a bid is rejected `AllReserved`), because a lapsing hold
+    /// returns its item to the room and status only moves forward. When the schedule runs out,
+    /// the end is `SoldOut` if nothing was available then, `FloorReached` otherwise.
     #[must_use]
     pub fn phase_at(&self, now: EpochMillis) -> Phase {
         if let Some(ending) = self.ending {
             return Phase::Ended(ending);
         }
-        if self.remaining_items == 0 {
+        if self.remaining_items == 0 && self.held_items == 0 {
             return Phase::Ended(Ending {
                 reason: EndReason::SoldOut,
                 at: now,
@@ -194,11 +204,38 @@ impl Auction {
         let ends_at = self.schedule.ends_at();
         if now >= ends_at {
             return Phase::Ended(Ending {
-                reason: EndReason::FloorReached,
+                reason: if self.remaining_items == 0 {
+                    EndReason::SoldOut
+                } else {
+                    EndReason::FloorReached
+                },
                 at: ends_at,
             });
         }
         Phase::Active
+    }
+
+    /// Whether every item left is held by a winner who has not paid yet: nothing can be bid on,
+    /// but a lapsing hold may bring an item back.
+    #[must_use]
+    pub fn all_reserved(&self) -> bool {
+        self.remaining_items == 0 && self.held_items > 0
+    }
+
+    /// Sales so far: `total - remaining + released`.
+    #[must_use]
+    pub fn sold_items(&self) -> u32 {
+        (self.total_items + self.released_items).saturating_sub(self.remaining_items)
+    }
+
+    /// The counts clients keep (`remainingItems`, `soldItems`, `releasedItems`).
+    #[must_use]
+    pub fn tally(&self) -> ItemTally {
+        ItemTally {
+            remaining_items: self.remaining_items,
+            sold_items: self.sold_items(),
+            released_items: self.released_items,
+        }
     }
 
     /// The price at `now`; once ended, the price at the end.
@@ -225,6 +262,7 @@ impl Auction {
                 ..
             }) => reject(RejectReason::SoldOut),
             Phase::Scheduled | Phase::Ended(_) => reject(RejectReason::NotActive),
+            Phase::Active if self.remaining_items == 0 => reject(RejectReason::AllReserved),
             Phase::Active if bid_price < current_price => reject(RejectReason::PriceTooLow),
             Phase::Active => BidDecision::Accept {
                 winning_price: current_price,
@@ -269,6 +307,9 @@ impl Auction {
             drops_remaining,
             total_items: self.total_items,
             remaining_items: self.remaining_items,
+            held_items: self.held_items,
+            sold_items: self.sold_items(),
+            released_items: self.released_items,
             active_viewers,
             push_interval_seconds: cadence
                 .push_interval_seconds(self.schedule.drop_interval_seconds(), active_viewers),
@@ -413,8 +454,14 @@ pub struct AuctionSnapshot {
     pub drops_remaining: i64,
     /// Items offered.
     pub total_items: u32,
-    /// Items left.
+    /// Items a bid can take now.
     pub remaining_items: u32,
+    /// Items won and not yet paid for: with `remainingItems` 0, one may still come back.
+    pub held_items: u32,
+    /// Sales so far; only grows.
+    pub sold_items: u32,
+    /// Items returned to the room by lapsed holds; only grows.
+    pub released_items: u32,
     /// Connections watching.
     pub active_viewers: u64,
     /// While the auction is Active, the server pushes to its group at least this often (see

@@ -15,6 +15,9 @@ pub enum RejectReason {
     SoldOut,
     /// The auction had not started, or had ended for another reason.
     NotActive,
+    /// Every item left is held by a winner who has not paid yet; one may come back if a hold
+    /// lapses, so this is not final.
+    AllReserved,
 }
 
 impl RejectReason {
@@ -25,6 +28,7 @@ impl RejectReason {
             Self::PriceTooLow => "PriceTooLow",
             Self::SoldOut => "SoldOut",
             Self::NotActive => "NotActive",
+            Self::AllReserved => "AllReserved",
         }
     }
 
@@ -35,6 +39,7 @@ impl RejectReason {
             "PriceTooLow" => Some(Self::PriceTooLow),
             "SoldOut" => Some(Self::SoldOut),
             "NotActive" => Some(Self::NotActive),
+            "AllReserved" => Some(Self::AllReserved),
             _ => None,
         }
     }
@@ -46,7 +51,7 @@ impl RejectReason {
         match self {
             Self::SoldOut => true,
             Self::NotActive => auction_ended,
-            Self::PriceTooLow => false,
+            Self::PriceTooLow | Self::AllReserved => false,
         }
     }
 }
@@ -204,11 +209,10 @@ pub struct PlacedBid {
     pub outcome: BidOutcome,
     /// True when this send replayed an earlier one: nothing new was taken.
     pub replayed: bool,
-    /// For a new acceptance: the items left as read right after it committed (concurrent sales
-    /// may already be counted; the count only goes down).
-    pub remaining_items: Option<u32>,
-    /// Set when this bid sold the last item and this call recorded the `SoldOut` end: exactly one
-    /// bid of an auction gets it.
+    /// For a new acceptance: the auction's counts as read right after it committed (concurrent
+    /// sales and releases may already be counted).
+    pub tally: Option<super::hold::ItemTally>,
+    /// Set when this call recorded the `SoldOut` end: exactly one call of an auction gets it.
     pub ended: Option<super::auction::Ending>,
 }
 

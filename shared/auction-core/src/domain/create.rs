@@ -72,6 +72,26 @@ impl CreateAuctionRequest {
         seller_id: &str,
         now: EpochMillis,
     ) -> Result<Auction, Vec<FieldError>> {
+        self.validate_with_ttl(
+            tenant_id,
+            seller_id,
+            now,
+            limits::DEFAULT_RESERVATION_TTL_SECONDS,
+        )
+    }
+
+    /// [`Self::validate`], with `default_ttl_seconds` for a body without `reservationTtlSeconds`
+    /// (the deployment's `ReservationTtlSeconds`).
+    ///
+    /// # Errors
+    /// Every broken rule, at once.
+    pub fn validate_with_ttl(
+        &self,
+        tenant_id: &str,
+        seller_id: &str,
+        now: EpochMillis,
+        default_ttl_seconds: u32,
+    ) -> Result<Auction, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut fail = |field: &'static str, message: String| {
             errors.push(FieldError { field, message });
@@ -166,7 +186,7 @@ impl CreateAuctionRequest {
             &self.reservation_ttl_seconds,
             1,
             limits::MAX_RESERVATION_TTL_SECONDS,
-            Some(u64::from(limits::DEFAULT_RESERVATION_TTL_SECONDS)),
+            Some(u64::from(default_ttl_seconds)),
         );
 
         let starts_at = match self.starts_at.as_deref() {
@@ -233,6 +253,8 @@ impl CreateAuctionRequest {
                     schedule,
                     total_items,
                     remaining_items: total_items,
+                    held_items: 0,
+                    released_items: 0,
                     reservation_ttl_seconds: u32::try_from(ttl).unwrap_or(u32::MAX),
                     ending: None,
                     created_at: now,

@@ -28,6 +28,22 @@ pub struct ItemCounts {
     pub released: u32,
 }
 
+/// What clients count by (the snapshot's and the item frames' fields): `sold_items` and
+/// `released_items` only grow, so a client keeps the largest of each it has seen and shows
+/// `total - sold + released` however frames were reordered (docs/protocol.md section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemTally {
+    /// Items a bid can take, as read.
+    pub remaining_items: u32,
+    /// Sales so far (every accepted bid); never less.
+    #[serde(default)]
+    pub sold_items: u32,
+    /// Items returned to the room by lapsed holds; never less.
+    #[serde(default)]
+    pub released_items: u32,
+}
+
 /// A move the counts do not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ItemMoveError {

@@ -82,7 +82,24 @@ fn the_bid_decision() {
         reject(RejectReason::NotActive, 2_000)
     );
 
+    // Every item left is held: still Active, and nothing can be bid on until a hold lapses.
     a.remaining_items = 0;
+    a.held_items = 1;
+    assert_eq!(a.phase_at(at(5)), Phase::Active);
+    assert_eq!(
+        a.decide_bid(Amount(10_000), at(5)),
+        reject(RejectReason::AllReserved, 9_500)
+    );
+    // The schedule ran out with nothing available: sold out, at the schedule's end.
+    assert_eq!(
+        a.phase_at(at(100)),
+        Phase::Ended(Ending {
+            reason: EndReason::SoldOut,
+            at: a.schedule.ends_at()
+        })
+    );
+    // Nothing available and nothing held: sold out at once.
+    a.held_items = 0;
     assert_eq!(
         a.decide_bid(Amount(10_000), at(5)),
         reject(RejectReason::SoldOut, 9_500)
@@ -125,6 +142,9 @@ fn the_snapshot_has_every_protocol_field_in_camel_case() {
         "dropsRemaining",
         "totalItems",
         "remainingItems",
+        "heldItems",
+        "soldItems",
+        "releasedItems",
         "activeViewers",
         "pushIntervalSeconds",
         "serverTime",

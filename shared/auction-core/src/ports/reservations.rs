@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::hold::{HoldState, Release};
+use crate::domain::hold::{HoldState, ItemTally, Release};
 use crate::domain::{Amount, AuctionId, BidId, Currency, EpochMillis};
 
 /// A reservation as stored.
@@ -57,8 +57,8 @@ pub enum ReleaseOutcome {
         reservation: StoredReservation,
         /// Where the item went.
         to: Release,
-        /// The auction's `remainingItems` right after the release.
-        remaining_items: u32,
+        /// The auction's counts right after the release.
+        items: ItemTally,
     },
     /// Not released: confirmed, released before, or not due at `now`.
     NotDue,

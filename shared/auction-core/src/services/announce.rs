@@ -24,12 +24,16 @@ pub fn events_for(auction: &Auction, placed: &PlacedBid) -> Vec<DomainEvent> {
     }
     match &placed.outcome {
         BidOutcome::Accepted(bid) => {
-            let remaining = placed
-                .remaining_items
-                .unwrap_or_else(|| auction.remaining_items.saturating_sub(1));
+            // Without a read after the sale: the counts before it, moved by this sale.
+            let items = placed.tally.unwrap_or_else(|| {
+                let mut before = auction.tally();
+                before.remaining_items = before.remaining_items.saturating_sub(1);
+                before.sold_items += 1;
+                before
+            });
             let mut events = vec![
                 DomainEvent::bid_accepted(&auction.tenant_id, bid),
-                DomainEvent::item_sold(auction, &bid.user_id, remaining),
+                DomainEvent::item_sold(auction, &bid.user_id, items),
             ];
             if let Some(ending) = placed.ended {
                 events.push(DomainEvent::auction_ended(auction, ending.reason));
@@ -86,7 +90,7 @@ pub async fn sweep_outbox(
         };
         let mut events = vec![
             DomainEvent::bid_accepted(&notice.tenant_id, &notice.bid),
-            DomainEvent::item_sold(&auction, &notice.bid.user_id, auction.remaining_items),
+            DomainEvent::item_sold(&auction, &notice.bid.user_id, auction.tally()),
         ];
         if let Phase::Ended(ending) = auction.phase_at(now)
             && ending.reason == EndReason::SoldOut
@@ -134,15 +138,16 @@ pub async fn sweep_releases(
         .await?;
     let mut announced = 0;
     for release in pending {
-        let remaining = auctions
+        let items = auctions
             .get_latest(&release.auction_id)
             .await?
-            .map_or(0, |a| a.remaining_items);
+            .map(|a| a.tally())
+            .unwrap_or_default();
         let to = release
             .released_to
             .unwrap_or(crate::domain::hold::Release::Unsold);
         match publisher
-            .publish(&DomainEvent::released(&release, to, remaining))
+            .publish(&DomainEvent::released(&release, to, items))
             .await
         {
             Ok(()) => {

@@ -289,20 +289,19 @@ impl Bidding {
         }
     }
 
-    /// After a committed sale: read the count, and record `SoldOut` when this sale emptied it.
+    /// After a committed sale: read the counts, and record `SoldOut` if the auction has nothing
+    /// available and nothing held (a sale leaves its item held, so only an auction whose holds
+    /// were all confirmed or released meanwhile gets here; docs/design/reservations.md).
     async fn after_sale(
         &self,
         auction: &Auction,
         accepted: AcceptedBid,
         now: EpochMillis,
     ) -> Result<PlacedBid, StoreError> {
-        let remaining = self
-            .auctions
-            .get_latest(&auction.id)
-            .await?
-            .map_or(0, |a| a.remaining_items);
+        let latest = self.auctions.get_latest(&auction.id).await?;
+        let tally = latest.as_ref().map(Auction::tally);
         let mut ended = None;
-        if remaining == 0 {
+        if latest.is_some_and(|a| a.remaining_items == 0 && a.held_items == 0) {
             let ending = Ending {
                 reason: EndReason::SoldOut,
                 at: now,
@@ -314,7 +313,7 @@ impl Bidding {
         Ok(PlacedBid {
             outcome: BidOutcome::Accepted(accepted),
             replayed: false,
-            remaining_items: Some(remaining),
+            tally,
             ended,
         })
     }
@@ -324,7 +323,7 @@ fn fresh(outcome: BidOutcome) -> PlacedBid {
     PlacedBid {
         outcome,
         replayed: false,
-        remaining_items: None,
+        tally: None,
         ended: None,
     }
 }
@@ -337,7 +336,7 @@ fn replay(stored: StoredBid, bid: &BidRequest) -> Result<PlacedBid, BidError> {
     Ok(PlacedBid {
         outcome: stored.outcome,
         replayed: true,
-        remaining_items: None,
+        tally: None,
         ended: None,
     })
 }

@@ -103,6 +103,9 @@ pub struct CatalogLimits {
     pub max_live_auctions_per_tenant: u32,
     /// Creations per seller per window.
     pub create_rate: RateLimit,
+    /// How long a winner's hold lasts when the create body does not say
+    /// (`RESERVATION_TTL_SECONDS`; 1–86,400).
+    pub default_reservation_ttl_seconds: u32,
 }
 
 impl Default for CatalogLimits {
@@ -113,6 +116,8 @@ impl Default for CatalogLimits {
                 max_calls: 30,
                 window_seconds: 3600,
             },
+            default_reservation_ttl_seconds:
+                crate::domain::create::limits::DEFAULT_RESERVATION_TTL_SECONDS,
         }
     }
 }
@@ -144,7 +149,12 @@ impl Catalog {
         }
         let now = self.clock.now();
         let auction = request
-            .validate(&caller.tenant_id, seller_id, now)
+            .validate_with_ttl(
+                &caller.tenant_id,
+                seller_id,
+                now,
+                self.limits.default_reservation_ttl_seconds,
+            )
             .map_err(CreateError::Invalid)?;
         let subject = RateSubject::Creator {
             tenant_id: &caller.tenant_id,

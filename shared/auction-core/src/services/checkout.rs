@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::domain::hold::HoldState;
+use crate::domain::{EndReason, Phase};
+use crate::events::DomainEvent;
 use crate::identity::Identity;
 use crate::ports::reservations::{ConfirmOutcome, ReservationStore, StoredReservation};
-use crate::ports::{EventPublisher, StoreError};
+use crate::ports::{AuctionStore, EventPublisher, StoreError};
 
 /// The role that may confirm any reservation of its tenant (a seller's checkout service).
 pub const CHECKOUT_ROLE: &str = "checkout";
@@ -41,6 +43,8 @@ pub enum CheckoutError {
 pub struct Checkout {
     /// Reservations.
     pub reservations: Arc<dyn ReservationStore>,
+    /// Auctions: the last confirmation of a sold-out auction records its end.
+    pub auctions: Arc<dyn AuctionStore>,
     /// The bus (`ReservationConfirmed`).
     pub publisher: Arc<dyn EventPublisher>,
     /// The time.
@@ -81,18 +85,26 @@ impl Checkout {
         if reservation.state == HoldState::Released {
             return Err(CheckoutError::Expired(Box::new(reservation)));
         }
-        match self
-            .reservations
-            .confirm(reservation_id, self.clock.now())
-            .await?
-        {
+        let now = self.clock.now();
+        match self.reservations.confirm(reservation_id, now).await? {
             ConfirmOutcome::Confirmed(confirmed) | ConfirmOutcome::AlreadyConfirmed(confirmed) => {
+                let mut events = vec![DomainEvent::reservation_confirmed(&confirmed)];
+                // The last hold confirmed with nothing available: the auction is sold out now
+                // (a sale leaves its item held, so no sale records this end).
+                if let Some(auction) = self.auctions.get_latest(&confirmed.auction_id).await?
+                    && let Phase::Ended(ending) = auction.phase_at(now)
+                    && ending.reason == EndReason::SoldOut
+                    && auction.ending.is_none()
+                    // Whoever records the end announces it (two last confirmations may race).
+                    && self.auctions.record_end(&auction, ending).await?
+                {
+                    events.push(DomainEvent::auction_ended(&auction, EndReason::SoldOut));
+                }
                 // Announced on every answer, so a confirmation whose first announcement failed
-                // is announced by the caller's retry (at least once, docs/events.md).
+                // is announced by the caller's retry (at least once, docs/events.md); the retry
+                // also records a sold-out end its first call did not get to.
                 self.publisher
-                    .publish(&[crate::events::DomainEvent::reservation_confirmed(
-                        &confirmed,
-                    )])
+                    .publish(&events)
                     .await
                     .map_err(|e| StoreError::Unknown(Box::new(e)))?;
                 Ok(confirmed)

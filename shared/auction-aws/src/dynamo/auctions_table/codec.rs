@@ -148,6 +148,9 @@ pub fn auction_from(item: &Item) -> Result<Auction, StoreError> {
         schedule,
         total_items: item.int("totalItems")?,
         remaining_items: item.int("remainingItems")?,
+        // Written by the first sale and the first release (rows before holds have neither).
+        held_items: item.opt_int("heldItems")?.unwrap_or(0),
+        released_items: item.opt_int("releasedItems")?.unwrap_or(0),
         reservation_ttl_seconds: item.int("reservationTtlSeconds")?,
         ending,
         created_at: EpochMillis(item.int("createdAtMs")?),

@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use infra::tables::{BY_HOLD_INDEX, HOLD_EXPIRES_AT_MS, HOLD_KEY, NOTICE_KEY};
 
-use super::codec::{auction_key, pending_key_of, reservation_from, reservation_key};
+use super::codec::{auction_from, auction_key, pending_key_of, reservation_from, reservation_key};
 use crate::dynamo::item::{ItemExt, n, s};
 use crate::dynamo::table::{Table, cancellation_reasons, condition_failed_at};
 use auction_core::domain::EpochMillis;
 use auction_core::domain::hold::{
-    ConfirmDecision, HoldState, Release, decide_confirm, may_release,
+    ConfirmDecision, HoldState, ItemTally, Release, decide_confirm, may_release,
 };
 use auction_core::ports::StoreError;
 use auction_core::ports::reservations::{
@@ -161,18 +161,19 @@ impl DynamoReservations {
             .transpose()
     }
 
-    /// The auction's `remainingItems` as it is now.
-    async fn remaining(
+    /// The auction's counts as they are now.
+    async fn tally(
         &self,
         auction_id: &auction_core::domain::AuctionId,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<ItemTally, StoreError> {
         Ok(self
             .table
             .get(auction_key(auction_id), true)
             .await?
-            .map(|item| item.int("remainingItems"))
+            .map(|item| auction_from(&item))
             .transpose()?
-            .unwrap_or(0))
+            .map(|a| a.tally())
+            .unwrap_or_default())
     }
 }
 
@@ -277,7 +278,7 @@ impl ReservationStore for DynamoReservations {
                 match self.transact(reservation, auction).await? {
                     Moved::Committed => {
                         return Ok(ReleaseOutcome::Released {
-                            remaining_items: self.remaining(&current.auction_id).await?,
+                            items: self.tally(&current.auction_id).await?,
                             reservation: StoredReservation {
                                 state: HoldState::Released,
                                 decided_at: Some(now),
