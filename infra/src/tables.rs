@@ -63,6 +63,10 @@ pub const LIVE_KEY: &str = "liveKey";
 pub const BY_HOLD_INDEX: &str = "byHold";
 /// The partition key attribute of [`BY_HOLD_INDEX`]: `HOLD#{shard}` while the hold is open.
 pub const HOLD_KEY: &str = "holdKey";
+/// What [`BY_HOLD_INDEX`] carries besides its keys: what the sweep needs to release a hold and
+/// announce it without reading its row (the auction, to release one auction's holds in one
+/// transaction; the tenant and buyer, for `ReservationExpired`). None of them ever changes.
+pub const HOLD_ATTRIBUTES: &[&str] = &["auctionId", "tenantId", "userId"];
 /// The sort key attribute of [`BY_HOLD_INDEX`]: when the hold lapses (epoch milliseconds).
 pub const HOLD_EXPIRES_AT_MS: &str = "expiresAtMs";
 /// The outbox index: accepted bids whose events are not yet known to be on the bus.
@@ -194,7 +198,7 @@ pub const AUCTIONS: TableSpec = TableSpec {
             name: BY_HOLD_INDEX,
             hash_key: HOLD_KEY,
             range_key: Some(HOLD_EXPIRES_AT_MS),
-            projection: IndexProjection::KeysOnly,
+            projection: IndexProjection::Include(HOLD_ATTRIBUTES),
         },
     ],
     ttl_attribute: Some(EXPIRES_AT),

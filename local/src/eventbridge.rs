@@ -251,6 +251,12 @@ pub async fn put_events(
         u64::try_from(request.entries.len()).unwrap_or(0),
         std::sync::atomic::Ordering::Relaxed,
     );
+    if let Ok(mut counts) = bus.stats.put_events_by_type.lock() {
+        for entry in &request.entries {
+            let detail_type = entry.detail_type.as_deref().unwrap_or_default();
+            *counts.entry(detail_type.to_owned()).or_default() += 1;
+        }
+    }
     let mut first_fails = false;
     if let Some(injected) = bus.faults.take(Service::Events, "PutEvents") {
         match injected.fault {

@@ -20,6 +20,8 @@ pub struct Stats {
     pub dynamodb_requests: AtomicU64,
     /// Entries received by `PutEvents`.
     pub put_events_entries: AtomicU64,
+    /// Entries received by `PutEvents`, per `DetailType`.
+    pub put_events_by_type: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     /// Calls of the Lambda Invoke API, per function name (the dispatcher's shard runs, the
     /// fan-out workers' parts).
     pub lambda_invocations: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
@@ -33,6 +35,11 @@ impl Stats {
             "postToConnection": self.post_to_connection.load(Ordering::Relaxed),
             "dynamodbRequests": self.dynamodb_requests.load(Ordering::Relaxed),
             "putEventsEntries": self.put_events_entries.load(Ordering::Relaxed),
+            "putEventsByType": self
+                .put_events_by_type
+                .lock()
+                .map(|counts| json!(*counts))
+                .unwrap_or_default(),
             "lambdaInvocations": self
                 .lambda_invocations
                 .lock()

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use auction_core::domain::{Connection, CreateAuctionRequest};
@@ -231,14 +232,27 @@ async fn a_sale_reaches_every_buyer_tab_and_the_rest_of_the_group() {
             (200, Some("Confirmed"))
         );
     }
-    for client in [&mut tab1, &mut tab2, &mut viewer] {
-        let frames = client.drain_events(Duration::from_millis(1500)).await;
+    // The buyer's tabs hear that its hold is paid (every tab stops counting it down).
+    for (client, buyer_tab) in [(&mut tab1, true), (&mut tab2, true), (&mut viewer, false)] {
+        let mut frames = client.drain_events(Duration::from_millis(1500)).await;
+        frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
         let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
-        assert_eq!(kinds, ["AuctionEnded"], "{frames:?}");
+        assert_eq!(
+            kinds,
+            if buyer_tab {
+                vec!["AuctionEnded", "ReservationConfirmed"]
+            } else {
+                vec!["AuctionEnded"]
+            },
+            "{frames:?}"
+        );
         assert_eq!(
             frames[0]["data"],
             json!({"auctionId": id, "reason": "SoldOut"})
         );
+        if buyer_tab {
+            assert_eq!(frames[1]["data"]["reservationId"], won["reservationId"]);
+        }
     }
     assert!(stack.bus.dead_letters().is_empty());
 }
@@ -247,7 +261,16 @@ async fn a_sale_reaches_every_buyer_tab_and_the_rest_of_the_group() {
 async fn a_bid_storm_sells_exactly_the_stock_and_tells_exactly_the_winners() {
     let stack = start_with(flow_config()).await;
     let http = reqwest::Client::new();
-    let auction = create_auction(&stack, "acme", 10).await;
+    // A schedule of hours: the items stay held (unpaid) for the whole test, and the schedule's
+    // end (which would record SoldOut with nothing available) does not come into it.
+    let auction = serde_json::from_value::<CreateAuctionRequest>(json!({
+        "title": "Storm", "currency": "EUR", "startPrice": 100, "floorPrice": 20,
+        "priceDrop": 1, "dropIntervalSeconds": 600, "totalItems": 10
+    }))
+    .unwrap()
+    .validate("acme", "seller-1", tests::now())
+    .unwrap();
+    stack.adapters.auctions.create(&auction).await.unwrap();
     let id = auction.id.as_str().to_owned();
 
     let users: Vec<String> = (0..50).map(|i| format!("user-{i}")).collect();
@@ -298,11 +321,18 @@ async fn a_bid_storm_sells_exactly_the_stock_and_tells_exactly_the_winners() {
     let sold: Vec<&Value> = watched.iter().filter(|f| f["type"] == "ItemSold").collect();
     assert_eq!(sold.len(), 10, "one ItemSold per sale: {watched:?}");
     assert!(sold.iter().any(|f| f["data"]["remainingItems"] == 0));
-    let ended: Vec<&Value> = watched
+    assert!(sold.iter().any(|f| f["data"]["soldItems"] == 10));
+    // Every item is held by its winner, not yet paid for: the auction goes on (AllReserved).
+    assert!(
+        watched.iter().all(|f| f["type"] != "AuctionEnded"),
+        "{watched:?}"
+    );
+    let reasons: HashSet<&str> = results
         .iter()
-        .filter(|f| f["type"] == "AuctionEnded")
+        .filter(|(s, _)| *s == 409)
+        .filter_map(|(_, body)| body["reason"].as_str())
         .collect();
-    assert_eq!(ended.len(), 1);
+    assert_eq!(reasons, HashSet::from(["AllReserved"]));
     assert!(stack.bus.dead_letters().is_empty());
 }
 
@@ -665,7 +695,10 @@ async fn a_large_group_is_pushed_by_fan_out_workers_each_viewer_once_and_the_buy
     assert_eq!(status, 201, "{won}");
     for viewer in &mut viewers {
         let sold = viewer.next_of("ItemSold").await;
-        assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 2}));
+        assert_eq!(
+            sold["data"],
+            json!({"auctionId": id, "remainingItems": 2, "soldItems": 1, "releasedItems": 0})
+        );
     }
     let frames = buyer.drain_events(Duration::from_millis(1500)).await;
     let kinds: Vec<&str> = frames.iter().filter_map(|f| f["type"].as_str()).collect();
@@ -1013,7 +1046,7 @@ async fn a_lapsed_hold_is_released_by_the_sweep_and_its_item_announced_back() {
     let released = viewer.next_of("ItemReleased").await;
     assert_eq!(
         released["data"],
-        json!({"auctionId": id, "remainingItems": 2})
+        json!({"auctionId": id, "remainingItems": 2, "soldItems": 1, "releasedItems": 1})
     );
     let row = stack
         .adapters

@@ -368,7 +368,15 @@ async fn every_frame_and_body_matches_the_asyncapi_and_openapi_documents() {
     let paid = buyer.next_of("ReservationConfirmed").await;
     assert_eq!(paid["data"]["reservationId"], won["reservationId"]);
     asyncapi.frame(&paid, &mut frames);
-    let (status, sold_out) = openapi.response(bids, "post", late(), &mut bodies).await;
+    // Another bidder (bob's per-second bid budget is spent by now).
+    let (status, sold_out) = openapi
+        .response(
+            bids,
+            "post",
+            post_bid(Some(&dave), &id, json!({"bidPrice": 100})),
+            &mut bodies,
+        )
+        .await;
     assert_eq!(
         (status, sold_out["reason"].as_str()),
         (409, Some("SoldOut"))

@@ -16,9 +16,10 @@
 //!   and no `ViewerCountUpdated` of its own; every `PriceUpdated` says the cadence that follows.
 //! - A scheduled auction's first push is at `startsAt`: that is its Scheduled → Active moment.
 //! - An auction past its end by the clock is read (the live list carries no item count, so that
-//!   sales never write it) and recorded `FloorReached` (or `SoldOut` when a sale's own record
-//!   failed) and `AuctionEnded` is published; if publishing fails, the end is kept in the state
-//!   and published on a later tick.
+//!   sales never write it) and recorded `FloorReached` (or `SoldOut` when nothing was available:
+//!   every item held or paid, or the last confirmation's own record failed) and `AuctionEnded` is
+//!   published; if publishing fails, the end is kept in the state and published on a later tick.
+//! - Each shard's run releases its lapsed holds, one auction's together (docs/design/reservations.md).
 //!
 //! Shard 0's ticks also sweep the bid outbox ([`auction_core::services::announce::sweep_outbox`]).
 
@@ -31,10 +32,12 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use auction_core::clock::Clock;
-use auction_core::domain::{Auction, EndReason, Ending, EpochMillis, Phase, PushCadence};
+use auction_core::domain::{
+    Auction, AuctionId, EndReason, Ending, EpochMillis, Phase, PushCadence,
+};
 use auction_core::events::{AuctionEndedDetail, DomainEvent};
 use auction_core::frames::{Frame, PriceUpdated, ViewerCountUpdated};
-use auction_core::ports::reservations::{ReleaseOutcome, ReservationStore};
+use auction_core::ports::reservations::{DueHold, MAX_HOLDS_PER_RELEASE, ReservationStore};
 use auction_core::ports::{
     AuctionStore, EventPublisher, GroupStore, Outbox, StoreError, TickerLease,
 };
@@ -521,8 +524,11 @@ impl TickerDeps {
     }
 
     /// Releases the shard's holds that lapsed by `now`, at most [`RELEASES_PER_TICK`] (the rest
-    /// next tick), and announces each: `ReservationExpired` to the buyer, `ItemReleased` to the
-    /// group when the item went back to the room. Returns how many were released.
+    /// next tick), and announces them: `ReservationExpired` to each buyer, one `ItemReleased` to
+    /// the group per auction when the items went back to the room. One auction's holds are
+    /// released together in one transaction ([`ReservationStore::release_due`]): holds won
+    /// together lapse together, and released one by one they conflict on the auction's row.
+    /// Different auctions go side by side. Returns how many were released.
     async fn release_lapsed_holds(&self, shard: u32, now: EpochMillis) -> u64 {
         let due = match self.reservations.due(shard, now, RELEASES_PER_TICK).await {
             Ok(due) => due,
@@ -531,41 +537,66 @@ impl TickerDeps {
                 return 0;
             }
         };
-        let outcomes: Vec<u64> = futures::stream::iter(due)
-            .map(|id| async move {
-                match self.reservations.release(&id, now).await {
-                    Ok(ReleaseOutcome::Released {
-                        reservation,
-                        to,
-                        items,
-                    }) => {
-                        let events = DomainEvent::released(&reservation, to, items);
-                        match self.publisher.publish(&events).await {
-                            Ok(()) => {
-                                if let Err(e) = self.outbox.mark_release_notified(&id).await {
-                                    tracing::warn!(reservation_id = %id, error = ?e, "release stays in the outbox; the sweep announces it again");
-                                }
-                            }
-                            // The release entered the outbox with its transaction: the outbox
-                            // sweep announces it after the grace period.
-                            Err(e) => {
-                                tracing::error!(reservation_id = %id, error = ?e, "release not announced yet; the outbox keeps it");
-                            }
-                        }
-                        1
-                    }
-                    // Confirmed or released meanwhile: nothing to do.
-                    Ok(ReleaseOutcome::NotDue) => 0,
-                    Err(e) => {
-                        tracing::warn!(reservation_id = %id, error = ?e, "hold not released; the next tick retries");
-                        0
-                    }
+        let mut by_auction: std::collections::BTreeMap<AuctionId, Vec<DueHold>> =
+            std::collections::BTreeMap::new();
+        for hold in due {
+            by_auction
+                .entry(hold.auction_id.clone())
+                .or_default()
+                .push(hold);
+        }
+        // Auctions side by side; one auction's batches one after the other (they write one row).
+        let outcomes: Vec<u64> = futures::stream::iter(by_auction)
+            .map(|(auction_id, holds)| async move {
+                let mut released = 0;
+                for chunk in holds.chunks(MAX_HOLDS_PER_RELEASE) {
+                    released += self.release_batch(&auction_id, chunk, now).await;
                 }
+                released
             })
             .buffer_unordered(self.config.auction_concurrency.max(1))
             .collect()
             .await;
         outcomes.iter().sum()
+    }
+
+    /// Releases and announces one batch of an auction's lapsed holds; how many were released.
+    async fn release_batch(
+        &self,
+        auction_id: &AuctionId,
+        holds: &[DueHold],
+        now: EpochMillis,
+    ) -> u64 {
+        let batch = match self.reservations.release_due(auction_id, holds, now).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(auction_id = %auction_id, error = ?e, "holds not released; the next tick retries");
+                return 0;
+            }
+        };
+        let events = DomainEvent::released(&batch.released, batch.to, batch.items);
+        if events.is_empty() {
+            return 0;
+        }
+        match self.publisher.publish(&events).await {
+            Ok(()) => {
+                for hold in &batch.released {
+                    if let Err(e) = self
+                        .outbox
+                        .mark_release_notified(&hold.reservation_id)
+                        .await
+                    {
+                        tracing::warn!(reservation_id = %hold.reservation_id, error = ?e, "release stays in the outbox; the sweep announces it again");
+                    }
+                }
+            }
+            // The releases entered the outbox with their transaction: the outbox sweep
+            // announces them after the grace period.
+            Err(e) => {
+                tracing::error!(auction_id = %auction_id, error = ?e, "releases not announced yet; the outbox keeps them");
+            }
+        }
+        batch.released.len() as u64
     }
 
     /// The auctions whose due price push waits for budget this tick ([`tenant_round_robin`]).

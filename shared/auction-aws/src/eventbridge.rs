@@ -132,7 +132,7 @@ mod tests {
         let pattern: serde_json::Value =
             serde_json::from_str(&infra::bus::notifier_pattern()).unwrap();
         assert_eq!(pattern["source"][0], infra::bus::EVENT_SOURCE);
-        // A rejection is the HTTP answer's, and a creation or a confirmation is pushed to nobody.
+        // A rejection is the HTTP answer's, and a creation is pushed to nobody.
         assert_eq!(
             pattern["detail-type"],
             serde_json::json!([
@@ -140,6 +140,7 @@ mod tests {
                 "ItemSold",
                 "AuctionEnded",
                 "AuctionCancelled",
+                "ReservationConfirmed",
                 "ReservationExpired",
                 "ItemReleased"
             ])

@@ -1162,13 +1162,25 @@ async fn a_lapsed_hold_returns_its_item_while_the_schedule_runs_and_is_unsold_af
             .unwrap()
             .is_empty()
     );
+    let due = stack
+        .reservations
+        .due(0, at.plus_seconds(5), 10)
+        .await
+        .unwrap();
     assert_eq!(
-        stack
-            .reservations
-            .due(0, at.plus_seconds(5), 10)
-            .await
-            .unwrap(),
+        due.iter()
+            .map(|h| h.reservation_id.clone())
+            .collect::<Vec<_>>(),
         vec![first.clone()]
+    );
+    // The index carries what a release and its announcement need.
+    assert_eq!(
+        (
+            &due[0].auction_id,
+            due[0].tenant_id.as_str(),
+            due[0].user_id.as_str()
+        ),
+        (&auction.id, "public", "buyer")
     );
     // Checkout comes too late.
     assert!(matches!(
@@ -1269,6 +1281,94 @@ async fn confirm_and_release_racing_on_a_hold_end_it_exactly_once_a_hundred_time
         let state = stack.reservations.get(id).await.unwrap().unwrap().state;
         assert_ne!(state, HoldState::Held);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_auctions_lapsed_holds_are_released_together_leaving_out_what_checkout_confirmed() {
+    use auction_core::ports::reservations::DueHold;
+    let stack = stack().await;
+    let at = now();
+    let auction = new_auction("public", 10, at);
+    stack.auctions.create(&auction).await.unwrap();
+    let expires = at.plus_seconds(30);
+    let mut holds = Vec::new();
+    for _ in 0..10 {
+        holds.push(sell(&stack, &auction, at, expires).await);
+    }
+    let as_due = |id: &String| DueHold {
+        reservation_id: id.clone(),
+        auction_id: auction.id.clone(),
+        tenant_id: "public".into(),
+        user_id: "buyer".into(),
+    };
+    // The sweep read all ten; checkout confirmed three before the sweep's write.
+    let listed: Vec<DueHold> = holds.iter().map(as_due).collect();
+    for id in &holds[..3] {
+        assert!(matches!(
+            stack
+                .reservations
+                .confirm(id, EpochMillis(expires.0 - 1))
+                .await
+                .unwrap(),
+            ConfirmOutcome::Confirmed(_)
+        ));
+    }
+    let batch = stack
+        .reservations
+        .release_due(&auction.id, &listed, expires)
+        .await
+        .unwrap();
+    assert_eq!(batch.to, Release::Returned);
+    assert_eq!(
+        batch
+            .released
+            .iter()
+            .map(|h| h.reservation_id.clone())
+            .collect::<Vec<_>>(),
+        holds[3..].to_vec(),
+        "the seven still held, in one write"
+    );
+    assert_eq!(
+        (
+            batch.items.remaining_items,
+            batch.items.sold_items,
+            batch.items.released_items
+        ),
+        (7, 10, 7)
+    );
+    assert_eq!(item_counts(&stack, &auction).await, (7, 0, 3, 0, 7));
+    // Exactly once: a second sweep of the same list releases nothing.
+    let again = stack
+        .reservations
+        .release_due(&auction.id, &listed, expires)
+        .await
+        .unwrap();
+    assert!(again.released.is_empty());
+    assert_eq!(item_counts(&stack, &auction).await, (7, 0, 3, 0, 7));
+    assert!(
+        stack
+            .reservations
+            .due(0, expires, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // After the schedule (it runs 81 s), lapsed holds are unsold together.
+    let late: Vec<DueHold> = [
+        sell(&stack, &auction, at.plus_seconds(31), at.plus_seconds(90)).await,
+        sell(&stack, &auction, at.plus_seconds(31), at.plus_seconds(90)).await,
+    ]
+    .iter()
+    .map(as_due)
+    .collect();
+    let unsold = stack
+        .reservations
+        .release_due(&auction.id, &late, at.plus_seconds(100))
+        .await
+        .unwrap();
+    assert_eq!((unsold.to, unsold.released.len()), (Release::Unsold, 2));
+    assert_eq!(item_counts(&stack, &auction).await, (5, 0, 3, 2, 7));
 }
 
 #[tokio::test]

@@ -315,25 +315,33 @@ impl DomainEvent {
         })
     }
 
-    /// The events of a released hold: `ReservationExpired` for the buyer, and `ItemReleased` for
-    /// the group when the item went back to the room (`items`: the counts after the release).
+    /// The events of holds of one auction released together: `ReservationExpired` for each
+    /// buyer, and one `ItemReleased` for the group when the items went back to the room (`items`:
+    /// the counts after the release). Nothing for no holds.
     #[must_use]
     pub fn released(
-        reservation: &crate::ports::reservations::StoredReservation,
+        holds: &[crate::ports::reservations::DueHold],
         to: crate::domain::hold::Release,
         items: ItemTally,
     ) -> Vec<Self> {
-        let mut events = vec![Self::ReservationExpired(ReservationExpiredDetail {
-            tenant_id: reservation.tenant_id.clone(),
-            auction_id: reservation.auction_id.as_str().to_owned(),
-            reservation_id: reservation.reservation_id.clone(),
-            user_id: reservation.user_id.clone(),
-            released_to: to,
-        })];
-        if to == crate::domain::hold::Release::Returned {
+        let mut events: Vec<Self> = holds
+            .iter()
+            .map(|hold| {
+                Self::ReservationExpired(ReservationExpiredDetail {
+                    tenant_id: hold.tenant_id.clone(),
+                    auction_id: hold.auction_id.as_str().to_owned(),
+                    reservation_id: hold.reservation_id.clone(),
+                    user_id: hold.user_id.clone(),
+                    released_to: to,
+                })
+            })
+            .collect();
+        if let Some(first) = holds.first()
+            && to == crate::domain::hold::Release::Returned
+        {
             events.push(Self::ItemReleased(ItemReleasedDetail {
-                tenant_id: reservation.tenant_id.clone(),
-                auction_id: reservation.auction_id.as_str().to_owned(),
+                tenant_id: first.tenant_id.clone(),
+                auction_id: first.auction_id.as_str().to_owned(),
                 items,
             }));
         }

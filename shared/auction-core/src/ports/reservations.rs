@@ -35,6 +35,46 @@ pub struct StoredReservation {
     pub released_to: Option<Release>,
 }
 
+/// An open hold as the sweep's index lists it: enough to release it and to announce the release
+/// without reading its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueHold {
+    /// The reservation.
+    pub reservation_id: String,
+    /// Its auction.
+    pub auction_id: AuctionId,
+    /// The auction's tenant.
+    pub tenant_id: String,
+    /// The buyer.
+    pub user_id: String,
+}
+
+impl From<&StoredReservation> for DueHold {
+    fn from(r: &StoredReservation) -> Self {
+        Self {
+            reservation_id: r.reservation_id.clone(),
+            auction_id: r.auction_id.clone(),
+            tenant_id: r.tenant_id.clone(),
+            user_id: r.user_id.clone(),
+        }
+    }
+}
+
+/// What releasing some lapsed holds of one auction together did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedHolds {
+    /// The holds this call released (those confirmed or released meanwhile are left out).
+    pub released: Vec<DueHold>,
+    /// Where their items went.
+    pub to: Release,
+    /// The auction's counts right after (as read; default when nothing was released).
+    pub items: ItemTally,
+}
+
+/// Most holds [`ReservationStore::release_due`] releases in one call: one transaction holds at
+/// most 100 items, one of them the auction's counts.
+pub const MAX_HOLDS_PER_RELEASE: usize = 99;
+
 /// What a confirmation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmOutcome {
@@ -97,8 +137,8 @@ pub trait ReservationStore: Send + Sync {
         now: EpochMillis,
     ) -> Result<ReleaseOutcome, StoreError>;
 
-    /// The ids of at most `limit` open holds of `shard` (`0..` the live index's shard count)
-    /// that expired at or before `now`, soonest first: the sweep's work list.
+    /// At most `limit` open holds of `shard` (`0..` the live index's shard count) that expired at
+    /// or before `now`, soonest first: the sweep's work list.
     ///
     /// # Errors
     /// [`StoreError`].
@@ -107,5 +147,21 @@ pub trait ReservationStore: Send + Sync {
         shard: u32,
         now: EpochMillis,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<DueHold>, StoreError>;
+
+    /// Releases lapsed holds of one auction (at most [`MAX_HOLDS_PER_RELEASE`] of `holds`, all
+    /// of `auction_id`) in one write with the auction's counts moved by their number, as
+    /// [`Self::release`] does for one: a hold confirmed or released meanwhile is left out, the
+    /// rest go back to the room together or are unsold together. Concurrent releases of one
+    /// auction's holds conflict on its row; releasing them together is what lets a sweep keep up
+    /// when holds won together lapse together (docs/design/reservations.md).
+    ///
+    /// # Errors
+    /// [`StoreError`]; then nothing was released.
+    async fn release_due(
+        &self,
+        auction_id: &AuctionId,
+        holds: &[DueHold],
+        now: EpochMillis,
+    ) -> Result<ReleasedHolds, StoreError>;
 }

@@ -147,7 +147,7 @@ pub async fn sweep_releases(
             .released_to
             .unwrap_or(crate::domain::hold::Release::Unsold);
         match publisher
-            .publish(&DomainEvent::released(&release, to, items))
+            .publish(&DomainEvent::released(&[(&release).into()], to, items))
             .await
         {
             Ok(()) => {

@@ -205,7 +205,13 @@ pub fn reservation_item(tenant_id: &str, accepted: &AcceptedBid, hold_shards: u3
         ("holdState".to_owned(), s("Held")),
         (
             HOLD_KEY.to_owned(),
-            s(format!("HOLD#{}", crate::dynamo::shard_of(id, hold_shards))),
+            // By auction: one shard's run sees all of an auction's lapsed holds and releases them
+            // together (the auction's row takes one write for them, not one conflicting write
+            // from each shard).
+            s(format!(
+                "HOLD#{}",
+                crate::dynamo::shard_of(accepted.auction_id.as_str(), hold_shards)
+            )),
         ),
     ]);
     item

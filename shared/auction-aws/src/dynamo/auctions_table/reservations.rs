@@ -12,13 +12,15 @@ use infra::tables::{BY_HOLD_INDEX, HOLD_EXPIRES_AT_MS, HOLD_KEY, NOTICE_KEY};
 use super::codec::{auction_from, auction_key, pending_key_of, reservation_from, reservation_key};
 use crate::dynamo::item::{ItemExt, n, s};
 use crate::dynamo::table::{Table, cancellation_reasons, condition_failed_at};
+use auction_core::domain::AuctionId;
 use auction_core::domain::EpochMillis;
 use auction_core::domain::hold::{
     ConfirmDecision, HoldState, ItemTally, Release, decide_confirm, may_release,
 };
 use auction_core::ports::StoreError;
 use auction_core::ports::reservations::{
-    ConfirmOutcome, ReleaseOutcome, ReservationStore, StoredReservation,
+    ConfirmOutcome, DueHold, MAX_HOLDS_PER_RELEASE, ReleaseOutcome, ReleasedHolds,
+    ReservationStore, StoredReservation,
 };
 
 /// Reservations in the auctions table.
@@ -135,7 +137,7 @@ impl DynamoReservations {
     /// The auction's counts after a hold ends: `update` (an `ADD`-free `SET`), under `condition`.
     fn auction_counts(
         &self,
-        auction_id: &auction_core::domain::AuctionId,
+        auction_id: &AuctionId,
         update: &str,
         condition: &str,
         now: EpochMillis,
@@ -161,11 +163,45 @@ impl DynamoReservations {
             .transpose()
     }
 
-    /// The auction's counts as they are now.
-    async fn tally(
+    /// The auction's counts after `count` of its holds were released `to` the room or unsold;
+    /// back to the room only while the schedule runs and no end is recorded.
+    fn released_counts(
         &self,
-        auction_id: &auction_core::domain::AuctionId,
-    ) -> Result<ItemTally, StoreError> {
+        auction_id: &AuctionId,
+        count: usize,
+        to: Release,
+        now: EpochMillis,
+    ) -> Result<Update, StoreError> {
+        let (update, condition) = match to {
+            Release::Returned => (
+                "SET heldItems = heldItems - :n, remainingItems = remainingItems + :n, \
+                 releasedItems = if_not_exists(releasedItems, :zero) + :n, \
+                 version = version + :one",
+                "heldItems >= :n AND attribute_not_exists(endReason) AND endsAtMs > :now",
+            ),
+            Release::Unsold => (
+                "SET heldItems = heldItems - :n, \
+                 unsoldItems = if_not_exists(unsoldItems, :zero) + :n",
+                "heldItems >= :n",
+            ),
+        };
+        let mut builder = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(auction_key(auction_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_values(":n", n(count))
+            .expression_attribute_values(":zero", n(0));
+        if to == Release::Returned {
+            builder = builder
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now.0));
+        }
+        builder.build().map_err(build_error)
+    }
+
+    /// The auction's counts as they are now.
+    async fn tally(&self, auction_id: &AuctionId) -> Result<ItemTally, StoreError> {
         Ok(self
             .table
             .get(auction_key(auction_id), true)
@@ -310,7 +346,7 @@ impl ReservationStore for DynamoReservations {
         shard: u32,
         now: EpochMillis,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<DueHold>, StoreError> {
         let page = self
             .table
             .client
@@ -329,13 +365,117 @@ impl ReservationStore for DynamoReservations {
         page.items()
             .iter()
             .map(|item| {
-                item.string("pk")?
-                    .strip_prefix("RESERVATION#")
-                    .map(str::to_owned)
-                    .ok_or_else(|| StoreError::CorruptItem("byHold lists a non-reservation".into()))
+                Ok(DueHold {
+                    reservation_id: item
+                        .string("pk")?
+                        .strip_prefix("RESERVATION#")
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            StoreError::CorruptItem("byHold lists a non-reservation".into())
+                        })?,
+                    auction_id: AuctionId::parse(&item.string("auctionId")?)
+                        .map_err(|_| StoreError::CorruptItem("byHold: auctionId".into()))?,
+                    tenant_id: item.string("tenantId")?,
+                    user_id: item.string("userId")?,
+                })
             })
             .collect()
     }
+
+    async fn release_due(
+        &self,
+        auction_id: &AuctionId,
+        holds: &[DueHold],
+        now: EpochMillis,
+    ) -> Result<ReleasedHolds, StoreError> {
+        let mut pending: Vec<DueHold> = holds
+            .iter()
+            .filter(|h| h.auction_id == *auction_id)
+            .take(MAX_HOLDS_PER_RELEASE)
+            .cloned()
+            .collect();
+        let mut to = Release::Returned;
+        let mut conflicts = 0;
+        while !pending.is_empty() {
+            let mut request = self.table.client.transact_write_items();
+            for hold in &pending {
+                let update = self.end_hold(
+                    &hold.reservation_id,
+                    HoldState::Released,
+                    now,
+                    "<=",
+                    // In the outbox in the same write: the release is announced at least once.
+                    &[
+                        ("releasedTo", s(release_name(to))),
+                        (NOTICE_KEY, s(pending_key_of(&hold.reservation_id))),
+                    ],
+                )?;
+                request =
+                    request.transact_items(TransactWriteItem::builder().update(update).build());
+            }
+            let counts = self.released_counts(auction_id, pending.len(), to, now)?;
+            request = request.transact_items(TransactWriteItem::builder().update(counts).build());
+            let error = match request.send().await {
+                Ok(_) => {
+                    return Ok(ReleasedHolds {
+                        items: self.tally(auction_id).await?,
+                        released: pending,
+                        to,
+                    });
+                }
+                Err(error) => error,
+            };
+            let Some(reasons) = cancellation_reasons(&error).map(<[_]>::to_vec) else {
+                match self.table.error(error) {
+                    StoreError::Contended if conflicts < MAX_ATTEMPTS => {
+                        conflicts += 1;
+                        backoff(conflicts).await;
+                        continue;
+                    }
+                    other => return Err(other),
+                }
+            };
+            // Reasons come in the order of the items: the holds, then the auction.
+            let refused: Vec<usize> = (0..pending.len())
+                .filter(|&i| condition_failed_at(&reasons, i))
+                .collect();
+            if !refused.is_empty() {
+                // Confirmed, released or not due meanwhile: leave them out and go again.
+                pending = pending
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !refused.contains(i))
+                    .map(|(_, hold)| hold)
+                    .collect();
+                continue;
+            }
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+                && conflicts < MAX_ATTEMPTS
+            {
+                conflicts += 1;
+                backoff(conflicts).await;
+                continue;
+            }
+            if condition_failed_at(&reasons, pending.len()) && to == Release::Returned {
+                // The schedule is over or an end is recorded: the items are unsold.
+                to = Release::Unsold;
+                continue;
+            }
+            return Err(StoreError::Unknown(Box::new(error)));
+        }
+        Ok(ReleasedHolds {
+            released: Vec::new(),
+            to,
+            items: ItemTally::default(),
+        })
+    }
+}
+
+/// Waits a little longer after each conflict (5, 10, 15 … ms).
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
 }
 
 /// A release's destination's name in the row.
