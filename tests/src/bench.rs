@@ -49,7 +49,8 @@ impl LocalProcess {
 }
 
 /// Starts the `auction-local` next to the running benchmark binary with `args` (plus
-/// `--port 0 --no-demo`), and waits for its first line.
+/// `--port 0 --no-demo`), and waits for its first line. Its log goes to `BENCH_LOCAL_LOG` when
+/// that is set.
 pub async fn spawn_local(args: &[&str]) -> LocalProcess {
     // reqwest is built without a default TLS provider (the workspace picks ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -60,7 +61,11 @@ pub async fn spawn_local(args: &[&str]) -> LocalProcess {
         .args(["--port", "0", "--no-demo"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // `BENCH_LOCAL_LOG=FILE` keeps the stack's log (with `RUST_LOG`) for a run that misbehaves.
+        .stderr(match std::env::var_os("BENCH_LOCAL_LOG") {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        })
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| {

@@ -26,6 +26,16 @@ pub enum NotifyError {
     /// The recipients could not be read.
     #[error("recipients could not be read")]
     Store(#[from] StoreError),
+    /// A frame for one user (`BidAccepted`, the reservation frames) failed to reach some of its
+    /// connections after the fan-out's own retries. The invocation fails so that EventBridge
+    /// delivers the event again: a user's few connections are cheap to post twice, and every frame
+    /// is safe to receive twice. (A group's failures are not retried this way: re-posting a whole
+    /// group for one lost post would cost more than the resync a client does anyway.)
+    #[error("{failed} of the user's connections could not be reached")]
+    Undelivered {
+        /// Connections whose post failed.
+        failed: u64,
+    },
 }
 
 fn malformed(field: &str, message: &str) -> UnknownEvent {
@@ -148,6 +158,7 @@ impl Notifier {
         if let Some(at) = published {
             auction_core::telemetry::event_latency(frame.kind(), at, now);
         }
+        let for_one_user = matches!(audience, Audience::User { .. });
         let report = self.fanout.send(&frame, &audience, now).await?;
         // Debug, not info: the fan-out's metrics (EMF in Lambda) already carry these counts, and a
         // line per event is a log write per bid in a bid storm.
@@ -160,6 +171,11 @@ impl Notifier {
             failed = report.failed,
             "pushed"
         );
+        if for_one_user && report.failed > 0 {
+            return Err(NotifyError::Undelivered {
+                failed: report.failed,
+            });
+        }
         Ok(())
     }
 }

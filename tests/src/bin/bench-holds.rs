@@ -68,6 +68,9 @@ async fn main() {
         .await;
 
     // The sales: one bid per user, 16 in flight.
+    // Announcements count from before the first sale: when selling takes longer than a hold,
+    // the first holds lapse (and are released) while the last are still being sold.
+    let stats_before_sales = local.stats(&http).await;
     let selling = Instant::now();
     let won: Vec<Value> = futures::stream::iter(0..holds)
         .map(|i| {
@@ -113,18 +116,43 @@ async fn main() {
             .as_u64()
             .unwrap_or(0)
     };
-    let announced = |stats: &Value| expired(stats) - expired(&stats_before);
+    let announced = |stats: &Value| expired(stats) - expired(&stats_before_sales);
+    let released_while_selling = announced(&stats_before);
+    if released_while_selling > 0 {
+        println!(
+            "{released_while_selling} holds were released while the rest were being sold (the \
+             per-release costs below count only the phase after the sales)"
+        );
+    }
     let back = loop {
         let stats = local.stats(&http).await;
         if announced(&stats) >= holds as u64 {
             break Instant::now();
         }
-        assert!(
-            sold_at.elapsed() < Duration::from_secs(ttl + 180),
-            "{} of {holds} releases announced after {:?}",
-            announced(&stats),
-            sold_at.elapsed()
-        );
+        if sold_at.elapsed() >= Duration::from_secs(ttl + 180) {
+            // What the store says, to tell a slow sweep from lost announcements.
+            let mut held = 0;
+            let mut released = 0;
+            for auction in &auctions {
+                let snapshot: Value = http
+                    .get(format!("{}/api/auctions/{auction}", local.base))
+                    .bearer_auth(&seller)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                held += snapshot["heldItems"].as_u64().unwrap_or(0);
+                released += snapshot["releasedItems"].as_u64().unwrap_or(0);
+            }
+            panic!(
+                "{} of {holds} releases announced after {:?}; the store: {released} released, \
+                 {held} still held; stats {stats}",
+                announced(&stats),
+                sold_at.elapsed()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let stats_after = local.stats(&http).await;
@@ -132,7 +160,7 @@ async fn main() {
         stats_after[key].as_u64().unwrap_or(0) - stats_before[key].as_u64().unwrap_or(0)
     };
     #[allow(clippy::cast_precision_loss)]
-    let per = |key: &str| delta(key) as f64 / holds as f64;
+    let per = |key: &str| delta(key) as f64 / (holds as u64 - released_while_selling) as f64;
     println!(
         "the last hold lapsed at {last_expiry}; every item was back {:.1?} after the wait for it \
          ended ({:.1?} after the last sale)",

@@ -44,14 +44,19 @@ impl RejectReason {
         }
     }
 
-    /// Whether a replay of the same bid must get the same answer anyway, because the auction can
-    /// never take bids again (so the rejection need not be recorded).
+    /// Whether the rejection is recorded, so that a replay of the same bid gets it again.
+    ///
+    /// Not when the auction can never take bids again (`SoldOut`, `NotActive` once ended): a
+    /// replay gets the same answer anyway. Not for `AllReserved` either, though a lapsing hold may
+    /// bring an item back: it is the answer to every bid of a storm once the last item is won, and
+    /// recording it would cost each of them a write where a sold-out auction costs none
+    /// (docs/performance.md). A replay of such a bid is decided anew and may win (protocol.md).
     #[must_use]
-    pub fn is_final(self, auction_ended: bool) -> bool {
+    pub fn is_recorded(self, auction_ended: bool) -> bool {
         match self {
-            Self::SoldOut => true,
-            Self::NotActive => auction_ended,
-            Self::PriceTooLow | Self::AllReserved => false,
+            Self::SoldOut | Self::AllReserved => false,
+            Self::NotActive => !auction_ended,
+            Self::PriceTooLow => true,
         }
     }
 }

@@ -255,8 +255,8 @@ impl Bidding {
         Err(StoreError::Contended.into())
     }
 
-    /// A rejection: recorded so that a replay gets it, unless it is final (the auction can never
-    /// take bids again, so a replay gets the same answer anyway).
+    /// A rejection: recorded so that a replay gets it, unless [`RejectReason::is_recorded`] says
+    /// otherwise (the auction can never take bids again, or every item is held).
     async fn reject(
         &self,
         auction: &Auction,
@@ -274,7 +274,7 @@ impl Bidding {
             currency: auction.currency,
         };
         let ended = matches!(auction.phase_at(now), Phase::Ended(_));
-        if reason.is_final(ended) {
+        if !reason.is_recorded(ended) {
             // Not recorded; but an earlier send of this id may have won before the end.
             if !bid.fresh_id
                 && let Some(stored) = self.bids.find(&bid.bid_id).await?
