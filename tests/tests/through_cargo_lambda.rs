@@ -58,7 +58,10 @@ async fn a_sale_through_functions_run_by_cargo_lambda_watch() {
     let accepted = buyer.next_of("BidAccepted").await;
     assert_eq!(accepted["data"]["bidId"], won["bidId"]);
     let sold = viewer.next_of("ItemSold").await;
-    assert_eq!(sold["data"], json!({"auctionId": id, "remainingItems": 1}));
+    assert_eq!(
+        sold["data"],
+        json!({"auctionId": id, "remainingItems": 1, "soldItems": 1, "releasedItems": 0})
+    );
     // scripts/check-lambda splits every group among fan-out workers: the notifier in watch
     // started them through auction-local's Invoke API.
     let stats: Value = reqwest::get(format!("{base}/_local/stats"))

@@ -452,8 +452,10 @@ impl ReservationStore for DynamoReservations {
             if reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"))
-                && conflicts < MAX_ATTEMPTS
             {
+                if conflicts >= MAX_ATTEMPTS {
+                    return Err(StoreError::Contended);
+                }
                 conflicts += 1;
                 backoff(conflicts).await;
                 continue;
