@@ -341,8 +341,10 @@ fn replay(stored: StoredBid, bid: &BidRequest) -> Result<PlacedBid, BidError> {
     })
 }
 
-/// Auctions known to have ended, per process. An end is final (items only go down, a recorded
-/// end is never removed, tenant and currency never change), so once an instance has read an
+/// Auctions known to have ended, per process. An end is final (nothing available and nothing held
+/// stays so, a schedule's end stays past, a recorded end is never removed, tenant and currency
+/// never change; an auction whose every item is only held has not ended), so once an instance has
+/// read an
 /// ended auction it rejects later bids on it without reading it again: a bid storm on a sold-out
 /// auction costs no auction reads.
 #[derive(Debug, Default)]
