@@ -164,7 +164,8 @@ impl DynamoReservations {
     }
 
     /// The auction's counts after `count` of its holds were released `to` the room or unsold;
-    /// back to the room only while the schedule runs and no end is recorded.
+    /// back to the room only while the schedule runs and no end is recorded. One release and a
+    /// sweep's batch share it.
     fn released_counts(
         &self,
         auction_id: &AuctionId,
@@ -294,23 +295,7 @@ impl ReservationStore for DynamoReservations {
                         (NOTICE_KEY, s(pending_key_of(reservation_id))),
                     ],
                 )?;
-                let auction = match to {
-                    Release::Returned => self.auction_counts(
-                        &current.auction_id,
-                        "SET heldItems = heldItems - :one, remainingItems = remainingItems + :one, \
-                         releasedItems = if_not_exists(releasedItems, :zero) + :one, \
-                         version = version + :one",
-                        "heldItems >= :one AND attribute_not_exists(endReason) AND endsAtMs > :now",
-                        now,
-                    )?,
-                    Release::Unsold => self.auction_counts(
-                        &current.auction_id,
-                        "SET heldItems = heldItems - :one, \
-                         unsoldItems = if_not_exists(unsoldItems, :zero) + :one",
-                        "heldItems >= :one",
-                        now,
-                    )?,
-                };
+                let auction = self.released_counts(&current.auction_id, 1, to, now)?;
                 match self.transact(reservation, auction).await? {
                     Moved::Committed => {
                         return Ok(ReleaseOutcome::Released {
